@@ -1,0 +1,42 @@
+# LEMONS: `make demo` sets everything up and runs the demo; `make test` runs the whole test suite.
+# Both are idempotent: a re-run skips what is done.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CATALOGUE_TRACKS ?= 330
+
+.PHONY: demo test system-deps venv venv-dev weights catalogue lint help
+
+help:
+	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
+	@echo "make test   - install the dev requirements and run the whole test suite"
+
+system-deps:
+	scripts/install-system-deps.sh
+
+venv:
+	scripts/ensure-venv.sh $(VENV) $(PYTHON) requirements.txt
+
+venv-dev:
+	scripts/ensure-venv.sh $(VENV) $(PYTHON) requirements-dev.txt
+
+weights: venv
+	$(BIN)/lemons setup weights
+
+catalogue: venv
+	$(BIN)/lemons data build --n-tracks $(CATALOGUE_TRACKS)
+
+demo: system-deps venv weights catalogue
+	$(BIN)/lemons data validate --quiet
+	@echo
+	@echo "Built: Spleeter 2stems weights, the built-in catalogue and the personas' listening histories."
+	$(BIN)/lemons personas list
+	@echo "Try: $(BIN)/lemons personas show elizabeth"
+
+lint: venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: system-deps venv-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest

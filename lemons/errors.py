@@ -1,0 +1,34 @@
+"""Typed exceptions. Every message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class LemonsError(Exception):
+    """Base class of every error LEMONS raises on purpose (the CLI prints these without a traceback)."""
+
+
+class ConfigError(LemonsError):
+    """A setting has a bad value, or a name in ``config.py`` is not a setting."""
+
+
+class AudioError(LemonsError):
+    """An audio file is missing, unreadable, corrupt, silent, too short or not finite."""
+
+
+class DataError(LemonsError):
+    """A dataset or catalogue on disk is missing, incomplete or inconsistent."""
+
+
+class UnknownPersonaError(LemonsError, KeyError):
+    """A persona (user) name that is not defined."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SeparationError(LemonsError):
+    """Source separation cannot run (for example its weights are missing)."""
+
+
+class SetupError(LemonsError):
+    """A set-up step (system packages, model weights) cannot be completed."""

@@ -1,0 +1,1 @@
+"""The content-based recommender: one fully convolutional network (FCN) per user."""

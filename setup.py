@@ -1,0 +1,25 @@
+"""Installs the ``lemons``, ``recsys`` and ``explanations`` packages and the ``lemons`` command."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).parent
+
+
+def requirements() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+setup(
+    name="lemons",
+    version="0.1.0",
+    description="LEMONS: listenable explanations for music recommender systems",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=["lemons", "lemons.catalogue", "lemons.synth", "recsys", "explanations"],
+    install_requires=requirements(),
+    entry_points={"console_scripts": ["lemons = lemons.cli:main"]},
+)

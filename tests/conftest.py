@@ -1,0 +1,63 @@
+"""Shared fixtures: isolated settings and small built-in catalogues generated once per session."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from lemons.config import get_settings
+
+
+@pytest.fixture(scope="session")
+def empty_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "config.py"
+    path.write_text("# no overrides\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory, empty_config
+):
+    """Every test sees default settings under a fresh home, whatever the caller's environment or config.py."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LEMONS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LEMONS_HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("LEMONS_CONFIG", str(empty_config))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _build(root: Path, n_tracks: int, duration: float) -> Path:
+    from lemons.synth.build import build_catalogue
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a track failing to render must fail the fixture
+        build_catalogue(root, n_tracks=n_tracks, seed=7, duration=duration, workers=2, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """22 tracks (two per genre) of 6 s. Read-only: copy it (``catalogue_copy``) to change it."""
+    return _build(tmp_path_factory.mktemp("tiny") / "catalogue", n_tracks=22, duration=6.0)
+
+
+@pytest.fixture()
+def catalogue_copy(tiny_catalogue_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "catalogue"
+    shutil.copytree(tiny_catalogue_dir, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def persona_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A full-size catalogue (330 tracks, the default) with 5 s tracks: the personas' tastes need its size."""
+    return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=330, duration=5.0)
