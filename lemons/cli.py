@@ -73,7 +73,8 @@ def cmd_data_report(args: argparse.Namespace) -> int:
     result = genre_separability(catalogue, progress=not args.quiet)
     print(
         f"genre separability: {100 * result['accuracy']:.1f} % ± {100 * result['std']:.1f} "
-        f"(5-fold logistic regression on MFCC statistics; chance {100 * result['chance']:.1f} %)"
+        f"({result['folds']}-fold logistic regression on MFCC statistics; "
+        f"chance {100 * result['chance']:.1f} %)"
     )
     return 0
 

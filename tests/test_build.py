@@ -141,3 +141,12 @@ def test_cli_build_prints_time_and_size(tmp_path: Path, capsys) -> None:
     with pytest.warns(UserWarning, match="too few to split"):
         assert main(command) == 0
     assert "(0 built now, 2 already done, 0 failed)" in capsys.readouterr().out
+
+
+def test_report_prints_size_genres_and_separability(tiny_catalogue_dir: Path, capsys) -> None:
+    assert main(["data", "report", str(tiny_catalogue_dir), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "22 tracks" in out and "MB on disk" in out and "  reggae             2" in out
+    line = next(x for x in out.splitlines() if x.startswith("genre separability:"))
+    accuracy = float(line.split()[2])
+    assert 0 <= accuracy <= 100 and "2-fold logistic regression" in line and "chance 9.1 %" in line

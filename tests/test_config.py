@@ -74,7 +74,7 @@ def test_unknown_name_in_config_file_is_reported_with_the_file(tmp_path: Path) -
 def test_broken_config_file_is_named(tmp_path: Path) -> None:
     config = tmp_path / "config.py"
     config.write_text("DATA_DIR = \n")
-    with pytest.raises(ConfigError, match="config.py failed to load"):
+    with pytest.raises(ConfigError, match=r"config\.py failed to load"):
         load_settings(env={}, config_file=config)
 
 

@@ -45,7 +45,7 @@ def test_too_few_tracks_are_clear_errors() -> None:
     with pytest.raises(DataError, match="at least 3"):
         make_splits("ana", ["a", "b"], CATALOGUE)
     with pytest.raises(DataError, match="larger catalogue"):
-        make_splits("ana", PLAYED, PLAYED + ["x"])
+        make_splits("ana", PLAYED, [*PLAYED, "x"])
 
 
 def test_triplets_and_splits_round_trip(tmp_path: Path) -> None:

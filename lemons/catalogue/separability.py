@@ -10,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lemons.catalogue.base import Catalogue
+from lemons.errors import DataError
 
 
 def mfcc_statistics(audio: np.ndarray, sr: int, n_mfcc: int = 20) -> np.ndarray:
@@ -23,13 +24,19 @@ def mfcc_statistics(audio: np.ndarray, sr: int, n_mfcc: int = 20) -> np.ndarray:
 def genre_separability(catalogue: Catalogue, folds: int = 5, seed: int = 0, progress: bool = True) -> dict:
     """Cross-validated genre accuracy on the mixes.
 
-    Returns ``{"accuracy", "std", "chance", "n_tracks", "n_genres"}``.
+    Returns ``{"accuracy", "std", "chance", "n_tracks", "n_genres", "folds"}`` (fewer folds when a
+    genre has fewer tracks than ``folds``).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    genres = np.array([t.genre for t in catalogue])
+    _, counts = np.unique(genres, return_counts=True)
+    if len(counts) < 2 or counts.min() < 2:
+        raise DataError("genre separability needs at least two genres with at least two tracks each")
+    folds = min(folds, int(counts.min()))
     sr = 16_000
     features = np.stack(
         [
@@ -37,15 +44,14 @@ def genre_separability(catalogue: Catalogue, folds: int = 5, seed: int = 0, prog
             for t in tqdm(catalogue, desc="MFCC", unit="track", disable=not progress)
         ]
     )
-    genres = np.array([t.genre for t in catalogue])
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_val_score(model, features, genres, cv=cv)
-    _, counts = np.unique(genres, return_counts=True)
     return {
         "accuracy": float(scores.mean()),
         "std": float(scores.std()),
         "chance": float(counts.max() / counts.sum()),
         "n_tracks": len(genres),
         "n_genres": len(counts),
+        "folds": folds,
     }

@@ -79,8 +79,8 @@ def plan_catalogue(n_tracks: int, seed: int) -> list[TrackSpec]:
     weights /= weights.sum()
     specs = []
     for index in range(n_tracks):
-        block = np.random.default_rng(stable_seed("genres", seed, index // len(GENRES))).permutation(len(GENRES))
-        genre = GENRES[int(block[index % len(GENRES)])].name
+        block_rng = np.random.default_rng(stable_seed("genres", seed, index // len(GENRES)))
+        genre = GENRES[int(block_rng.permutation(len(GENRES))[index % len(GENRES)])].name
         rng = np.random.default_rng(stable_seed("track", seed, index))
         artist, albums, artist_pop = artists[genre][int(rng.choice(ARTISTS_PER_GENRE, p=weights))]
         popularity = float(np.clip(100 * artist_pop + rng.normal(0, 8), 0, 100))

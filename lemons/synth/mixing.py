@@ -40,7 +40,7 @@ def draw_balance(level_db: dict[str, float], rng: np.random.Generator) -> tuple[
 
     Returns ``(gains_db, featured_stem, background_stem)`` (names may be ``""``).
     """
-    gains = {stem: float(level_db.get(stem, 0.0) + rng.uniform(-5.0, 4.0)) for stem in STEMS}
+    gains = {stem: float(level_db.get(stem, 0.0) + rng.uniform(-3.0, 3.0)) for stem in STEMS}
     featured = background = ""
     if rng.random() < 0.35:
         featured = str(rng.choice(STEMS))
