@@ -3,7 +3,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-CATALOGUE_TRACKS ?= 330
+CATALOGUE_TRACKS ?= 440
 
 .PHONY: demo test system-deps venv venv-dev weights catalogue lint help
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lemons.config import get_settings
 from lemons.errors import LemonsError
+from lemons.synth.build import DEFAULT_TRACKS
 
 
 def _catalogue_dir(args: argparse.Namespace) -> Path:
@@ -157,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = data.add_parser("build", help="generate the built-in multitrack catalogue (resumes if interrupted)")
     sub.add_argument("--out", help="output directory (default: the catalogue_dir setting)")
-    sub.add_argument("--n-tracks", type=int, default=330, help="number of tracks (default 330, 30 per genre)")
+    sub.add_argument(
+        "--n-tracks",
+        type=int,
+        default=DEFAULT_TRACKS,
+        help=f"number of tracks (default {DEFAULT_TRACKS}, 40 per genre)",
+    )
     sub.add_argument("--seed", type=int, default=0, help="catalogue seed (default 0)")
     sub.add_argument("--duration", type=float, default=30.0, help="seconds per track (default 30)")
     sub.add_argument("--workers", type=int, help="worker processes (default: the num_workers setting)")

@@ -45,7 +45,7 @@ class Persona:
     traits: dict[str, float] = field(default_factory=dict)
     base: float = 0.03
     planted: str | None = None
-    listen_fraction: float = 0.25
+    listen_fraction: float = 0.2  # share of the catalogue the persona has played
     temperature: float = 1.0
 
     @property
@@ -75,6 +75,7 @@ PERSONAS: tuple[Persona, ...] = (
         "#2e8b57",
         genres={"reggae": 1.0, "hip-hop": 0.08},
         traits={"loudness": 1.0, "popularity": -1.0},
+        listen_fraction=0.08,
     ),
     Persona(
         "matteo",
@@ -90,7 +91,7 @@ PERSONAS: tuple[Persona, ...] = (
         "Johnny has a diverse music taste: he listens to a bit of everything.",
         "#ff8c00",
         genres=dict.fromkeys(ALL_GENRES, 1.0),
-        listen_fraction=0.3,
+        listen_fraction=0.25,
     ),
     Persona(
         "elizabeth",
@@ -99,6 +100,7 @@ PERSONAS: tuple[Persona, ...] = (
         "#b22222",
         genres={"rock": 1.0, "metal": 1.0, "punk": 0.06},
         tags={"alternative metal": 0.5, "heavy metal": 0.5, "hard rock": 0.3},
+        listen_fraction=0.15,
     ),
     Persona(
         "nina",
@@ -107,6 +109,7 @@ PERSONAS: tuple[Persona, ...] = (
         "#c71585",
         genres={"rock": 0.8, "punk": 1.0},
         tags={"emo": 1.0, "post-hardcore": 1.0},
+        listen_fraction=0.15,
     ),
     Persona(
         "paige",
@@ -115,6 +118,7 @@ PERSONAS: tuple[Persona, ...] = (
         "#1e90ff",
         genres={"pop": 1.0, "rock": 0.08, "electronic": 0.08, "hip-hop": 0.08},
         traits={"popularity": 1.5},
+        listen_fraction=0.08,
     ),
     Persona(
         "sandra",
@@ -123,6 +127,7 @@ PERSONAS: tuple[Persona, ...] = (
         "#8b4513",
         genres={"hip-hop": 1.0},
         tags={"dirty south rap": 1.5, "rap": 0.3},
+        listen_fraction=0.06,
     ),
     # Planted-taste personas: ground truth for explanations.
     Persona(

@@ -59,5 +59,7 @@ def catalogue_copy(tiny_catalogue_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def persona_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A full-size catalogue (330 tracks, the default) with 5 s tracks: the personas' tastes need its size."""
-    return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=330, duration=5.0)
+    """A full-size catalogue (440 tracks, the default) with 5 s tracks: the personas' tastes need its size."""
+    from lemons.synth.build import DEFAULT_TRACKS
+
+    return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=DEFAULT_TRACKS, duration=5.0)
