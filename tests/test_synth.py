@@ -40,6 +40,19 @@ def test_every_groove_of_every_genre_gives_all_stems(genre) -> None:
     assert seen == grooves, f"grooves never drawn in 60 songs: {grooves - seen}"
 
 
+def test_revoicing_keeps_parts_in_their_stem() -> None:
+    genre = GENRE_BY_NAME["classical"]
+    for seed in range(200):  # find a groove with its own bass line re-voiced as a contrabass or cello
+        plan, midi = compose(genre, seed, duration=8.0)
+        if plan.groove == "StringBallad" and plan.programs["bass"] in (42, 43):
+            break
+    else:
+        pytest.fail("no StringBallad song with a contrabass or cello in 200 seeds")
+    groups = parts_by_stem(midi)
+    assert len(groups["bass"]) == 2  # the groove's bass and the added bass line
+    assert all(p.program not in (42, 43) for p in groups["other"])
+
+
 def test_same_seed_same_song_whatever_was_rendered_before(renderer: StemRenderer) -> None:
     genre = GENRE_BY_NAME["reggae"]
     first = generate_song(genre, 11, 6.0, renderer)

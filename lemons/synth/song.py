@@ -56,8 +56,15 @@ class SongPlan:
 
 
 def stem_of(instrument: pretty_midi.Instrument) -> str:
-    """Which of the five stems a MIDI part belongs to (by part name for added parts, else by program)."""
+    """Which of the five stems a MIDI part belongs to.
+
+    A part already assigned (name ``"<stem>:<part>"``) keeps its stem; added parts go by name,
+    groove parts by General MIDI program.
+    """
     name = instrument.name.lower()
+    prefix = name.split(":", 1)[0]
+    if prefix in STEMS and ":" in name:
+        return prefix
     if instrument.is_drum:
         return "drums"
     if name.startswith("aria"):
@@ -174,6 +181,7 @@ def _assign_programs(midi: pretty_midi.PrettyMIDI, plan: SongPlan, rng: np.rando
         if not inst.notes:
             continue
         stem = stem_of(inst)
+        inst.name = f"{stem}:{inst.name}"  # re-voicing below must not move the part to another stem
         if inst.is_drum:
             if plan.drum_kit is None:
                 continue
