@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lemons.config import get_settings
 from lemons.errors import LemonsError
-from lemons.synth.build import DEFAULT_TRACKS
+from lemons.synth.build import DEFAULT_DURATION, DEFAULT_TRACKS
 
 
 def _catalogue_dir(args: argparse.Namespace) -> Path:
@@ -165,7 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"number of tracks (default {DEFAULT_TRACKS}, 40 per genre)",
     )
     sub.add_argument("--seed", type=int, default=0, help="catalogue seed (default 0)")
-    sub.add_argument("--duration", type=float, default=30.0, help="seconds per track (default 30)")
+    sub.add_argument(
+        "--duration",
+        type=float,
+        default=DEFAULT_DURATION,
+        help=f"seconds per track (default {DEFAULT_DURATION:g})",
+    )
     sub.add_argument("--workers", type=int, help="worker processes (default: the num_workers setting)")
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.set_defaults(func=cmd_data_build)
