@@ -5,11 +5,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CATALOGUE_TRACKS ?= 440
 
-.PHONY: demo test system-deps venv venv-dev weights catalogue lint help
+# The shipped persona models (models/*.pt) and their report come from `make models`.
+PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
+TRAIN_ARGS ?= n_epochs=100 patience=15
+
+.PHONY: demo test system-deps venv venv-dev weights catalogue models lint help
 
 help:
 	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
 	@echo "make test   - install the dev requirements and run the whole test suite"
+	@echo "make models - retrain the shipped persona models and write their evaluation report"
 
 system-deps:
 	scripts/install-system-deps.sh
@@ -32,6 +37,12 @@ demo: system-deps venv weights catalogue
 	@echo "Built: Spleeter 2stems weights, the built-in catalogue and the personas' listening histories."
 	$(BIN)/lemons personas list
 	@echo "Try: $(BIN)/lemons personas show elizabeth"
+
+models: venv
+	for user in $(PERSONAS); do \
+		$(BIN)/python recsys/experiment.py with user_name=$$user publish=True $(TRAIN_ARGS) || exit 1; \
+	done
+	$(BIN)/python recsys/eval.py with user_name=all
 
 lint: venv-dev
 	$(BIN)/ruff check .

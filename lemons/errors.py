@@ -32,3 +32,11 @@ class SeparationError(LemonsError):
 
 class SetupError(LemonsError):
     """A set-up step (system packages, model weights) cannot be completed."""
+
+
+class ModelError(LemonsError):
+    """A recommender checkpoint is missing, corrupt, or not one this code can run."""
+
+
+class EvaluationError(LemonsError):
+    """A metric cannot be computed (for example AUC on a split with only one class)."""

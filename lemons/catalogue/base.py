@@ -10,6 +10,7 @@ import numpy as np
 
 from lemons.audio import SAMPLE_RATE, load_audio
 from lemons.errors import DataError
+from lemons.io import sha256_file
 
 #: Stem names of the built-in catalogue, in Spleeter ``5stems`` order.
 STEMS = ("vocals", "piano", "drums", "bass", "other")
@@ -100,6 +101,13 @@ class Catalogue:
         if track.path is None:
             raise DataError(f"{self.name}: track {track_id!r} has no audio")
         return load_audio(track.path, sr=sr, offset=track.offset, duration=track.duration)
+
+    def audio_checksum(self, track_id: str) -> str:
+        """A content key of the track's audio: SHA-256 of its file plus the window that is used."""
+        track = self[track_id]
+        if track.path is None:
+            raise DataError(f"{self.name}: track {track_id!r} has no audio")
+        return f"{sha256_file(track.path)}@{track.offset:g}+{track.duration or 0:g}"
 
     def load_stems(self, track_id: str, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
         """True stems ``{name: [samples] float32}`` at ``sr`` Hz, aligned with :meth:`load_audio`."""

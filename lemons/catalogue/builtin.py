@@ -116,6 +116,11 @@ class BuiltinCatalogue(Catalogue):
             for stem in STEMS
         }
 
+    def audio_checksum(self, track_id: str) -> str:
+        """The mix's SHA-256 as recorded in ``manifest.json`` (no file is read)."""
+        self[track_id]
+        return self.manifest["files"][f"audio/{track_id}/mix.flac"]
+
     def triplets(self) -> list[Triplet]:
         """The personas' listening histories (Taste Profile format)."""
         path = self.root / "taste_profile.txt"

@@ -1,0 +1,173 @@
+"""Train one user's recommender (FCN) as a Sacred experiment.
+
+Run from the project root or from ``recsys/``::
+
+    python recsys/experiment.py with user_name=elizabeth
+    python recsys/experiment.py with user_name=nina n_epochs=2
+    python recsys/experiment.py with user_name=nina publish=True   # becomes the model the app uses
+    python recsys/experiment.py -m 127.0.0.1:27017:lemons with user_name=nina   # also log to MongoDB
+    python recsys/experiment.py print_config
+
+Each epoch trains on a fresh random 1 s crop of every training track and validates on whole tracks;
+train loss, validation loss, AUC and average precision are logged to Sacred (and TensorBoard with
+``use_tensorboard=True``). The best epoch (see ``recsys.train.SELECTION_RULE``) is saved as a
+self-describing checkpoint in ``save_dir`` and attached to the run as the artifact ``model.pt``.
+Runs are stored under the ``runs_dir`` setting (``runs/`` in the checkout) unless ``-F``/``-m`` say otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: import this checkout even if it is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+from sacred import Experiment
+
+from lemons.config import get_settings
+from lemons.io import atomic_path, write_json
+from recsys.checkpoint import default_model_path, git_revision, load_checkpoint, save_checkpoint
+from recsys.data import Dataset, load_dataset, load_waveforms
+from recsys.inference import resolve_device
+from recsys.model import FCN, ModelArgs, count_parameters
+from recsys.observers import prepare, run_commandline
+from recsys.train import SELECTION_RULE, LabelledAudio, TrainConfig, train_model
+
+ex = prepare(Experiment("lemons-train", save_git_info=False))
+
+
+@ex.config
+def config():
+    user_name = "elizabeth"  # the user (persona) whose taste the model learns
+    dataset = "builtin"  # builtin | msd
+    use_tensorboard = False  # also write TensorBoard logs into save_dir/tensorboard
+    log_step = 10  # log the training loss every this many batches
+    input_length = 16000  # training crop in samples at 16 kHz (1 s)
+    model_load_path = ""  # start from this checkpoint ('' = fresh xavier-initialised weights)
+    batch_size = 20
+    n_epochs = 1000  # upper bound; early stopping usually ends training sooner
+    patience = 30  # stop after this many epochs without a better validation AUC/AP (0 = never)
+    lr = 1e-3
+    wd = 1e-4
+    num_workers = None  # threads decoding audio (None: the num_workers setting)
+    device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
+    seed = 0  # initial weights, dropout, crops and batch order
+    save_dir = ""  # '' = <runs_dir>/checkpoints/<user_name>-<date>-<time>
+    publish = False  # also copy the checkpoint to <models_dir>/<user_name>.pt (used by eval and the app)
+    progress = True  # progress bars
+
+
+def split_audio(data: Dataset, user: str, split: str, workers: int, progress: bool) -> LabelledAudio:
+    """The user's tracks of one split, decoded whole (16 kHz mono), with their labels."""
+    splits = data.user(user)
+    ids = splits.ids(split)
+    waveforms = load_waveforms(data.catalogue, ids, workers, progress, desc=f"load {split}")
+    return LabelledAudio(tuple(ids), tuple(waveforms), splits.labels(split))
+
+
+def publish_checkpoint(path: Path, user: str) -> Path:
+    """Copy a checkpoint to ``<models_dir>/<user>.pt`` atomically; the old model's eval files go."""
+    target = default_model_path(user)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(path, tmp)
+    for stale in (target.with_suffix(".eval.json"), target.with_suffix(".predictions.csv")):
+        stale.unlink(missing_ok=True)
+    return target
+
+
+@ex.main
+def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, num_workers, device,
+          save_dir, publish, progress):  # fmt: skip
+    settings = get_settings()
+    config = TrainConfig(**{k: _config[k] for k in TrainConfig.__dataclass_fields__})
+    torch_device = resolve_device(device or settings.device)
+    workers = settings.num_workers if num_workers is None else int(num_workers)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % 2**32)
+
+    data = load_dataset(dataset)
+    fingerprint = data.fingerprint(user_name)
+    train_audio = split_audio(data, user_name, "train", workers, progress)
+    val_audio = split_audio(data, user_name, "val", workers, progress)
+    model = load_checkpoint(model_load_path).model if model_load_path else FCN(ModelArgs())
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(save_dir) if save_dir else settings.runs_dir / "checkpoints" / f"{user_name}-{stamp}"
+    print(
+        f"training {user_name} on {dataset}: {len(train_audio.labels)} train / {len(val_audio.labels)} "
+        f"validation tracks, {count_parameters(model):,} parameters, device {torch_device}"
+    )
+
+    writer = None
+    if use_tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+
+    def on_step(step: int, loss: float) -> None:
+        _run.log_scalar("train.batch_loss", loss, step)
+        if writer is not None:
+            writer.add_scalar("train/batch_loss", loss, step)
+
+    def on_epoch(result) -> None:
+        for name, value in result.metrics().items():
+            _run.log_scalar(f"{name}", value, result.epoch)
+            if writer is not None:
+                writer.add_scalar(name.replace("_", "/", 1), value, result.epoch)
+
+    try:
+        result = train_model(
+            model, train_audio, val_audio, config, torch_device, on_epoch, on_step, progress=progress
+        )
+    finally:
+        if writer is not None:
+            writer.close()
+
+    metrics = {
+        "val_auc": result.best.val_auc,
+        "val_ap": result.best.val_ap,
+        "val_loss": result.best.val_loss,
+        "epochs_run": len(result.history),
+        "train_seconds": round(result.seconds, 1),
+        "device": str(torch_device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    path = save_checkpoint(
+        out_dir / "model.pt",
+        model,
+        user=user_name,
+        dataset=dataset,
+        data_fingerprint=fingerprint,
+        config=dict(_config),
+        metrics=metrics,
+        selection=SELECTION_RULE,
+        epoch=result.best_epoch,
+        revision=git_revision(),
+    )
+    summary = {
+        "user": user_name,
+        "dataset": dataset,
+        "checkpoint": str(path),
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "selection": SELECTION_RULE,
+        **metrics,
+    }
+    write_json(out_dir / "training.json", {**summary, "history": [vars(h) for h in result.history]})
+    _run.add_artifact(str(path), "model.pt")
+    if publish:
+        summary["published"] = str(publish_checkpoint(path, user_name))
+    print(
+        f"best epoch {result.best_epoch} of {len(result.history)}: val AUC {result.best.val_auc:.3f}, "
+        f"val AP {result.best.val_ap:.3f}; {result.seconds:.0f} s; checkpoint {path}"
+        + (f"; published as {summary['published']}" if publish else "")
+    )
+    return summary
+
+
+if __name__ == "__main__":
+    run_commandline(ex, sys.argv)

@@ -1,0 +1,160 @@
+"""The per-user recommender: a fully convolutional network (FCN) on a log-mel spectrogram.
+
+Input: a batch of mono waveforms ``[batch, samples]`` at 16 kHz. Output: one logit per track
+``[batch]``; the track's relevance for the user is ``sigmoid(logit)``.
+
+The mel front end lives inside the model (torchaudio), so a checkpoint always carries the exact
+features it was trained on::
+
+    MelSpectrogram(n_fft=512, hop=256, f_min=0, f_max=8000, n_mels=256, power=2) → AmplitudeToDB
+    → BatchNorm2d(1)
+    → 5 × [Conv2d(3×3, pad 1) → BatchNorm2d → ReLU → MaxPool2d(2)], channels 64, 128, 128, 128, 64
+    → concat(global average pool, global max pool) = 128 → Dropout(0.5) → Linear(128, 1)
+
+Hop 256 (torchaudio's default ``n_fft // 2``) is what gives the documented 256 × 63 spectrogram for
+1 s; the original README's "hop size of 512" does not. With 256 mel bands over 257 FFT bins the lowest
+bands are empty filters; their dB value is the floor (−100 dB), as in the original.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torchaudio
+from torch import nn
+
+from lemons.audio import SAMPLE_RATE
+
+ARCHITECTURE = "fcn"
+FRONT_END = "torchaudio-melspectrogram-db"
+N_POOLS = 5
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    """Everything needed to rebuild the network; stored in every checkpoint."""
+
+    architecture: str = ARCHITECTURE
+    front_end: str = FRONT_END
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = 512
+    hop_length: int = 256
+    f_min: float = 0.0
+    f_max: float = 8000.0
+    n_mels: int = 256
+    channels: tuple[int, ...] = field(default=(64, 128, 128, 128, 64))
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["channels"] = list(self.channels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelArgs:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        if "channels" in known:
+            known["channels"] = tuple(int(c) for c in known["channels"])
+        return cls(**known)
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest input the network accepts: enough frames for five 2× poolings."""
+        return (2**N_POOLS - 1) * self.hop_length
+
+
+class MelFrontEnd(nn.Module):
+    """Waveform ``[batch, samples]`` at ``sample_rate`` → dB power mel ``[batch, n_mels, frames]``.
+
+    ``frames = samples // hop_length + 1`` (centred STFT with reflection padding).
+    """
+
+    def __init__(self, args: ModelArgs) -> None:
+        super().__init__()
+        with warnings.catch_warnings():  # 256 bands over 257 bins: the empty low bands are expected
+            warnings.filterwarnings("ignore", message="At least one mel filterbank has all zero values")
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=args.sample_rate,
+                n_fft=args.n_fft,
+                hop_length=args.hop_length,
+                f_min=args.f_min,
+                f_max=args.f_max,
+                n_mels=args.n_mels,
+                power=2.0,
+            )
+        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.to_db(self.mel(waveform))
+
+
+class ConvBlock(nn.Sequential):
+    """Conv2d(3×3, pad 1) → BatchNorm2d → ReLU → MaxPool2d(2): halves both spectrogram axes."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+
+
+class FCN(nn.Module):
+    """The per-user recommender. ``forward``: ``[batch, samples]`` 16 kHz → logits ``[batch]``."""
+
+    def __init__(self, args: ModelArgs | None = None) -> None:
+        super().__init__()
+        self.args = args or ModelArgs()
+        if self.args.architecture != ARCHITECTURE or self.args.front_end != FRONT_END:
+            raise ValueError(f"FCN cannot build {self.args.architecture!r} with {self.args.front_end!r}")
+        self.front_end = MelFrontEnd(self.args)
+        self.spec_bn = nn.BatchNorm2d(1)
+        widths = (1, *self.args.channels)
+        self.blocks = nn.Sequential(*(ConvBlock(a, b) for a, b in itertools.pairwise(widths)))
+        self.dropout = nn.Dropout(self.args.dropout)
+        self.dense = nn.Linear(2 * widths[-1], 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier-uniform (gain √2) conv/linear weights with zero bias; BatchNorm weight 1, bias 0."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                nn.init.xavier_uniform_(module.weight, gain=math.sqrt(2.0))
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def spectrogram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The normalised model input ``[batch, 1, n_mels, frames]``."""
+        if waveform.dim() != 2:
+            raise ValueError(f"expected a waveform batch [batch, samples], got shape {tuple(waveform.shape)}")
+        if waveform.shape[1] < self.args.min_samples:
+            raise ValueError(
+                f"input of {waveform.shape[1]} samples is too short; the FCN needs at least "
+                f"{self.args.min_samples} samples ({self.args.min_samples / self.args.sample_rate:.2f} s)"
+            )
+        return self.spec_bn(self.front_end(waveform).unsqueeze(1))
+
+    def embed(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """``[batch, 1, n_mels, frames]`` → pooled features ``[batch, 2 × last channels]``."""
+        features = self.blocks(spectrogram)
+        return torch.cat((features.mean(dim=(2, 3)), features.amax(dim=(2, 3))), dim=1)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        pooled = self.embed(self.spectrogram(waveform))
+        return self.dense(self.dropout(pooled)).squeeze(1)
+
+    def relevance(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(forward(waveform))``: relevance in [0, 1] per track, ``[batch]``."""
+        return torch.sigmoid(self.forward(waveform))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,186 @@
+"""Training one user's FCN: random 1 s crops each epoch, whole-track validation, early stopping.
+
+The epoch kept is the best by validation AUC, ties broken by validation average precision and then
+by lower validation loss (:data:`SELECTION_RULE`). Every random choice (initial weights, dropout,
+crop positions, batch order) follows ``seed``, so a CPU run is repeatable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from lemons.errors import AudioError, ConfigError
+from lemons.interactions import stable_seed
+from recsys.inference import place, score_waveforms
+from recsys.metrics import ranking_metrics
+from recsys.model import FCN
+
+SELECTION_RULE = "max validation AUC, then max validation average precision, then min validation loss"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    input_length: int = 16_000  # training crop, samples at 16 kHz (1 s)
+    batch_size: int = 20
+    n_epochs: int = 1000
+    patience: int = 30  # stop after this many epochs without a better validation score; 0 = never
+    lr: float = 1e-3
+    wd: float = 1e-4
+    seed: int = 0
+    log_step: int = 10  # report the training loss every this many batches
+
+    def __post_init__(self) -> None:
+        for name in ("input_length", "batch_size", "n_epochs", "log_step"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ConfigError(f"patience must be a whole number ≥ 0, got {self.patience!r}")
+        if not self.lr > 0 or not self.wd >= 0:
+            raise ConfigError(f"lr must be > 0 and wd ≥ 0, got lr={self.lr!r}, wd={self.wd!r}")
+
+
+@dataclass(frozen=True)
+class LabelledAudio:
+    """Whole tracks of a split: ``waveforms[i]`` (16 kHz mono ``[samples]``), ``labels[i]`` in {0, 1}."""
+
+    track_ids: tuple[str, ...]
+    waveforms: tuple[np.ndarray, ...]
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_auc: float
+    val_ap: float
+    seconds: float
+    best: bool
+
+    def metrics(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if k not in ("epoch", "best")}
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best: EpochResult
+    best_state: dict[str, torch.Tensor]
+    history: list[EpochResult] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def random_crops(
+    waveforms: Sequence[np.ndarray], indices: Sequence[int], length: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``[len(indices), length]``: one crop at a uniformly random offset from each chosen waveform."""
+    crops = np.empty((len(indices), length), dtype=np.float32)
+    for row, index in enumerate(indices):
+        audio = waveforms[index]
+        start = int(rng.integers(0, len(audio) - length + 1))
+        crops[row] = audio[start : start + length]
+    return crops
+
+
+def train_model(
+    model: FCN,
+    train: LabelledAudio,
+    val: LabelledAudio,
+    config: TrainConfig,
+    device: torch.device,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place and return the best epoch's weights (``model`` ends with them loaded).
+
+    Raises:
+        AudioError: a training track is shorter than ``config.input_length``.
+        EvaluationError: the validation split lacks a class (AUC undefined).
+    """
+    short = [t for t, w in zip(train.track_ids, train.waveforms, strict=True) if len(w) < config.input_length]
+    if short:
+        raise AudioError(
+            f"{len(short)} training track(s) are shorter than input_length={config.input_length} samples "
+            f"(e.g. {short[0]}); lower input_length or remove them"
+        )
+    ranking_metrics(val.labels, np.zeros(len(val.labels)), what="the validation split")  # both classes?
+    rng = np.random.default_rng(stable_seed("train-crops", config.seed))
+    model = place(model, device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
+    loss_fn = nn.BCEWithLogitsLoss()
+    labels = torch.from_numpy(train.labels.astype(np.float32))
+    val_labels = val.labels.astype(np.float64)
+    n_batches = -(-len(train.labels) // config.batch_size)
+    history: list[EpochResult] = []
+    best: EpochResult | None = None
+    best_key: tuple[float, float, float] | None = None
+    best_state: dict[str, torch.Tensor] = {}
+    step, stale_epochs, started = 0, 0, time.perf_counter()
+    for epoch in range(1, config.n_epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(train.labels))
+        total_loss = 0.0
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
+        for b in bar:
+            chosen = order[b * config.batch_size : (b + 1) * config.batch_size]
+            batch = torch.from_numpy(random_crops(train.waveforms, chosen, config.input_length, rng))
+            loss = loss_fn(model(batch.to(device)), labels[chosen].to(device))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total_loss += loss.item() * len(chosen)
+            step += 1
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if on_step is not None and step % config.log_step == 0:
+                on_step(step, loss.item())
+        logits = score_waveforms(model, val.waveforms, device, progress=progress, desc="validate")
+        val_loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_labels)).item())
+        scores = ranking_metrics(val_labels, logits, what="the validation split")
+        key = (scores["auc"], scores["ap"], -val_loss)  # SELECTION_RULE
+        result = EpochResult(
+            epoch=epoch,
+            train_loss=total_loss / len(train.labels),
+            val_loss=val_loss,
+            val_auc=scores["auc"],
+            val_ap=scores["ap"],
+            seconds=time.perf_counter() - epoch_start,
+            best=best_key is None or key > best_key,
+        )
+        history.append(result)
+        if result.best:
+            best, best_key, stale_epochs = result, key, 0
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            stale_epochs += 1
+        tqdm.write(
+            f"epoch {epoch:4d}  train loss {result.train_loss:.4f}  val loss {val_loss:.4f}  "
+            f"val AUC {result.val_auc:.3f}  val AP {result.val_ap:.3f}  {result.seconds:5.1f} s"
+            + ("  *best" if result.best else "")
+        )
+        if on_epoch is not None:
+            on_epoch(result)
+        if config.patience and stale_epochs >= config.patience:
+            break
+    assert best is not None  # n_epochs >= 1
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        best_epoch=best.epoch,
+        best=best,
+        best_state=best_state,
+        history=history,
+        stopped_early=len(history) < config.n_epochs,
+        seconds=time.perf_counter() - started,
+    )
