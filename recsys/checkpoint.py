@@ -27,6 +27,7 @@ import torch
 from lemons.config import PROJECT_ROOT, Settings, get_settings
 from lemons.errors import ModelError
 from lemons.io import atomic_path, sha256_file
+from recsys.inference import place
 from recsys.model import ARCHITECTURE, FCN, FRONT_END, ModelArgs
 
 FORMAT = "lemons-recommender"
@@ -120,7 +121,7 @@ def save_checkpoint(
         "epoch": int(epoch),
         "git_revision": revision if revision is not None else git_revision(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -181,7 +182,7 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> Rec
             f"{path}: the weights do not fit the network its model args describe ({args}); "
             "the file was edited or written by other code"
         ) from exc
-    model.to(device).eval()
+    place(model, torch.device(device)).eval()
     return Recommender(
         model=model,
         user=str(payload.get("user", "")),
