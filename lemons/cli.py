@@ -135,6 +135,45 @@ def cmd_personas_avatars(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rank(args: argparse.Namespace) -> int:
+    from lemons.catalogue import open_catalogue
+    from recsys.checkpoint import find_model, load_checkpoint
+    from recsys.data import load_dataset
+    from recsys.evaluate import stale_warning
+    from recsys.inference import resolve_device
+    from recsys.ranking import rank_tracks
+
+    settings = get_settings()
+    device = resolve_device(args.device or settings.device)
+    recommender = load_checkpoint(Path(args.model) if args.model else find_model(args.user), device)
+    track_ids = None
+    if args.catalogue in ("builtin", "test"):
+        data = load_dataset("builtin")
+        catalogue = data.catalogue
+        if args.catalogue == "test":
+            track_ids = data.user(args.user).ids("test")
+        warning = stale_warning(recommender, data, args.user)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    else:
+        catalogue = open_catalogue(args.catalogue, args.path)
+    ranking = rank_tracks(
+        recommender,
+        catalogue,
+        track_ids,
+        device=device,
+        cache_dir=settings.cache_dir,
+        progress=not args.quiet,
+    )
+    for track_id, reason in ranking.skipped:
+        print(f"skipped {track_id}: {reason}", file=sys.stderr)
+    print(f"top {min(args.top, len(ranking.tracks))} of {len(ranking.tracks)} tracks for {args.user}:")
+    for rank, item in enumerate(ranking.top(args.top), 1):
+        track = catalogue[item.track_id]
+        print(f"{rank:3d}. {item.relevance:.3f}  {track.id}  {track.artist} - {track.title}  [{track.genre}]")
+    return 0
+
+
 def cmd_setup_weights(args: argparse.Namespace) -> int:
     from lemons.weights import install_weights
 
@@ -208,6 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = personas.add_parser("avatars", help="write the personas' avatar pictures (PNG)")
     sub.add_argument("--out", required=True)
     sub.set_defaults(func=cmd_personas_avatars)
+
+    sub = commands.add_parser("rank", help="rank a catalogue for a user with the user's recommender")
+    sub.add_argument("--user", required=True, help="user (persona) name")
+    sub.add_argument(
+        "--catalogue",
+        default="builtin",
+        choices=("builtin", "test", "musdb18", "folder"),
+        help="builtin (default), test (the user's held-out test tracks), musdb18 or folder",
+    )
+    sub.add_argument(
+        "--path", help="musdb18 root or audio folder (default: the musdb_dir / audio_folder setting)"
+    )
+    sub.add_argument("--model", help="checkpoint to use (default: <models_dir>/<user>.pt)")
+    sub.add_argument("--top", type=int, default=10, help="how many tracks to list (10)")
+    sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(func=cmd_rank)
 
     setup = commands.add_parser("setup", help="set-up steps").add_subparsers(
         dest="setup_command", required=True, metavar="ACTION"

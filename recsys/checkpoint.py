@@ -63,6 +63,19 @@ def default_model_path(user: str, settings: Settings | None = None) -> Path:
     return (settings or get_settings()).models_dir / f"{user}.pt"
 
 
+def find_model(user: str, settings: Settings | None = None) -> Path:
+    """The published model of ``user``, or a :class:`ModelError` naming the users that have one."""
+    path = default_model_path(user, settings)
+    if not path.is_file():
+        available = sorted(p.stem for p in path.parent.glob("*.pt"))
+        raise ModelError(
+            f"no model for user {user!r} in {path.parent} "
+            f"(models exist for: {', '.join(available) or 'nobody'}); "
+            f"train one with `python recsys/experiment.py with user_name={user} publish=True`"
+        )
+    return path
+
+
 @dataclass
 class Recommender:
     """A loaded checkpoint: the model (eval mode) and what it describes about itself."""

@@ -47,6 +47,7 @@ def config():
     dataset = "builtin"  # builtin | msd
     use_tensorboard = False  # also write TensorBoard logs into save_dir/tensorboard
     log_step = 10  # log the training loss every this many batches
+    val_every = 1  # validate (whole tracks) every this many epochs
     input_length = 16000  # training crop in samples at 16 kHz (1 s)
     model_load_path = ""  # start from this checkpoint ('' = fresh xavier-initialised weights)
     batch_size = 20

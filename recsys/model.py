@@ -29,6 +29,7 @@ import torchaudio
 from torch import nn
 
 from lemons.audio import SAMPLE_RATE
+from lemons.errors import AudioError
 
 ARCHITECTURE = "fcn"
 FRONT_END = "torchaudio-melspectrogram-db"
@@ -136,7 +137,7 @@ class FCN(nn.Module):
         if waveform.dim() != 2:
             raise ValueError(f"expected a waveform batch [batch, samples], got shape {tuple(waveform.shape)}")
         if waveform.shape[1] < self.args.min_samples:
-            raise ValueError(
+            raise AudioError(
                 f"input of {waveform.shape[1]} samples is too short; the FCN needs at least "
                 f"{self.args.min_samples} samples ({self.args.min_samples / self.args.sample_rate:.2f} s)"
             )

@@ -35,9 +35,10 @@ class TrainConfig:
     wd: float = 1e-4
     seed: int = 0
     log_step: int = 10  # report the training loss every this many batches
+    val_every: int = 1  # validate every this many epochs (the last epoch is always validated)
 
     def __post_init__(self) -> None:
-        for name in ("input_length", "batch_size", "n_epochs", "log_step"):
+        for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
@@ -60,14 +61,15 @@ class LabelledAudio:
 class EpochResult:
     epoch: int
     train_loss: float
-    val_loss: float
-    val_auc: float
-    val_ap: float
+    val_loss: float | None  # None on epochs without validation
+    val_auc: float | None
+    val_ap: float | None
     seconds: float
     best: bool
 
     def metrics(self) -> dict[str, float]:
-        return {k: v for k, v in asdict(self).items() if k not in ("epoch", "best")}
+        """The measured values of this epoch (validation ones only when it was validated)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("epoch", "best") and v is not None}
 
 
 @dataclass
@@ -145,13 +147,23 @@ def train_model(
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if on_step is not None and step % config.log_step == 0:
                 on_step(step, loss.item())
+        train_loss = total_loss / len(train.labels)
+        if epoch % config.val_every and epoch != config.n_epochs:
+            stale_epochs += 1
+            result = EpochResult(
+                epoch, train_loss, None, None, None, time.perf_counter() - epoch_start, False
+            )
+            history.append(result)
+            if on_epoch is not None:
+                on_epoch(result)
+            continue  # patience is checked on validated epochs
         logits = score_waveforms(model, val.waveforms, device, progress=progress, desc="validate")
         val_loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_labels)).item())
         scores = ranking_metrics(val_labels, logits, what="the validation split")
         key = (scores["auc"], scores["ap"], -val_loss)  # SELECTION_RULE
         result = EpochResult(
             epoch=epoch,
-            train_loss=total_loss / len(train.labels),
+            train_loss=train_loss,
             val_loss=val_loss,
             val_auc=scores["auc"],
             val_ap=scores["ap"],
@@ -165,8 +177,8 @@ def train_model(
         else:
             stale_epochs += 1
         tqdm.write(
-            f"epoch {epoch:4d}  train loss {result.train_loss:.4f}  val loss {val_loss:.4f}  "
-            f"val AUC {result.val_auc:.3f}  val AP {result.val_ap:.3f}  {result.seconds:5.1f} s"
+            f"epoch {epoch:4d}  train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+            f"val AUC {scores['auc']:.3f}  val AP {scores['ap']:.3f}  {result.seconds:5.1f} s"
             + ("  *best" if result.best else "")
         )
         if on_epoch is not None:

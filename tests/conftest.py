@@ -63,3 +63,24 @@ def persona_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lemons.synth.build import DEFAULT_TRACKS
 
     return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=DEFAULT_TRACKS, duration=5.0)
+
+
+#: The test user of the recommender tests: likes rock-family tracks of the tiny catalogue.
+TEST_USER = "tester"
+
+
+@pytest.fixture()
+def recsys_catalogue(catalogue_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny catalogue with splits for :data:`TEST_USER`, set as the catalogue_dir."""
+    from lemons.catalogue.builtin import BuiltinCatalogue
+    from lemons.interactions import Triplet, load_splits, make_splits, save_splits, write_triplets
+
+    catalogue = BuiltinCatalogue(catalogue_copy)
+    liked = [t.id for t in catalogue if t.genre in ("rock", "metal", "punk", "pop", "blues")][:10]
+    write_triplets(catalogue_copy / "taste_profile.txt", [Triplet(TEST_USER, t, 2) for t in liked])
+    splits = load_splits(catalogue_copy / "splits.json")
+    splits[TEST_USER] = make_splits(TEST_USER, liked, catalogue.ids, seed=0)
+    save_splits(catalogue_copy / "splits.json", splits.values())
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(catalogue_copy))
+    get_settings.cache_clear()
+    return catalogue_copy

@@ -1,0 +1,201 @@
+"""Evaluating user models on a held-out split: AUC and average precision per user, mean ± std.
+
+Per user, the report and the predictions are written next to the model::
+
+    <model>.eval.json          metrics, split sizes, checkpoint facts, whether the model is stale
+    <model>.predictions.csv    track_id, label, relevance, logit, title, artist, genre
+
+and for several users a summary ``eval_report.json`` / ``eval_report.md`` in the models' folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lemons.errors import ModelError
+from lemons.io import atomic_open, write_json
+from recsys.checkpoint import Recommender
+from recsys.data import Dataset, load_waveforms
+from recsys.inference import score_waveforms, sigmoid
+from recsys.metrics import ranking_metrics
+
+
+class StaleModelWarning(UserWarning):
+    """A model was trained on other data than the dataset now holds for its user."""
+
+
+def stale_message(recommender: Recommender, user: str) -> str:
+    return (
+        f"the model of {user} ({recommender.path}) was trained on other data than the current "
+        f"{recommender.dataset} dataset holds for {user} (data fingerprint differs), so its scores are "
+        "not a held-out evaluation; retrain it with "
+        f"`python recsys/experiment.py with user_name={user} publish=True` (or `make models`)"
+    )
+
+
+def stale_warning(recommender: Recommender, data: Dataset, user: str) -> str | None:
+    """A message when the model no longer matches the dataset's data for ``user``, else ``None``."""
+    if user in data.splits and recommender.is_stale(data.fingerprint(user)):
+        return stale_message(recommender, user)
+    return None
+
+
+@dataclass
+class UserEvaluation:
+    user: str
+    split: str
+    track_ids: list[str]
+    labels: np.ndarray
+    logits: np.ndarray
+    auc: float
+    ap: float
+    stale: bool
+    recommender: Recommender
+
+    @property
+    def relevance(self) -> np.ndarray:
+        return sigmoid(self.logits)
+
+    def summary(self) -> dict[str, Any]:
+        rec = self.recommender
+        return {
+            "user": self.user,
+            "split": self.split,
+            "n_tracks": len(self.track_ids),
+            "n_positives": int(self.labels.sum()),
+            "auc": self.auc,
+            "ap": self.ap,
+            "stale": self.stale,
+            "checkpoint": str(rec.path),
+            "dataset": rec.dataset,
+            "data_fingerprint": rec.data_fingerprint,
+            "best_epoch": rec.epoch,
+            "epochs_run": rec.metrics.get("epochs_run"),
+            "train_seconds": rec.metrics.get("train_seconds"),
+            "train_device": rec.metrics.get("device"),
+            "val_auc": rec.metrics.get("val_auc"),
+            "val_ap": rec.metrics.get("val_ap"),
+            "git_revision": rec.git_revision,
+        }
+
+
+def evaluate_user(
+    recommender: Recommender,
+    data: Dataset,
+    user: str,
+    split: str = "test",
+    device: torch.device | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> UserEvaluation:
+    """Score the user's ``split`` with whole tracks and compute AUC and average precision.
+
+    Raises:
+        ModelError: the checkpoint belongs to another user.
+        EvaluationError: the split is empty or holds one class only.
+    """
+    if recommender.user and recommender.user != user:
+        raise ModelError(f"{recommender.path} is the model of {recommender.user!r}, not of {user!r}")
+    splits = data.user(user)
+    message = stale_warning(recommender, data, user)
+    if message:
+        warnings.warn(message, StaleModelWarning, stacklevel=2)
+    ids = splits.ids(split)
+    labels = splits.labels(split)
+    ranking_metrics(labels, np.zeros(len(labels)), what=f"the {split} split of {user}")  # both classes?
+    waveforms = load_waveforms(data.catalogue, ids, workers, progress, desc=f"load {user} {split}")
+    logits = score_waveforms(recommender.model, waveforms, device, progress=progress, desc=f"score {user}")
+    metrics = ranking_metrics(labels, logits, what=f"the {split} split of {user}")
+    return UserEvaluation(
+        user, split, ids, labels, logits, metrics["auc"], metrics["ap"], message is not None, recommender
+    )
+
+
+def write_user_evaluation(evaluation: UserEvaluation, data: Dataset) -> tuple[Path, Path]:
+    """Write ``<model>.eval.json`` and ``<model>.predictions.csv`` beside the model; returns both paths."""
+    model_path = evaluation.recommender.path
+    if model_path is None:
+        raise ModelError("the recommender was not loaded from a file; there is nowhere to write its report")
+    report_path = model_path.with_suffix(".eval.json")
+    predictions_path = model_path.with_suffix(".predictions.csv")
+    write_json(report_path, evaluation.summary())
+    order = np.argsort(-evaluation.logits, kind="stable")
+    with atomic_open(predictions_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["track_id", "label", "relevance", "logit", "title", "artist", "genre"])
+        for i in order:
+            track = data.catalogue[evaluation.track_ids[i]]
+            writer.writerow(
+                [
+                    track.id,
+                    int(evaluation.labels[i]),
+                    f"{evaluation.relevance[i]:.6f}",
+                    f"{evaluation.logits[i]:.6f}",
+                    track.title,
+                    track.artist,
+                    track.genre,
+                ]
+            )
+    return report_path, predictions_path
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population standard deviation (as the paper reports ``mean ± std`` over users)."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std())
+
+
+def summarise(evaluations: Sequence[UserEvaluation], groups: dict[str, Sequence[str]]) -> dict[str, Any]:
+    """Per-user rows and mean ± std of AUC and AP over all users and over each named group present."""
+    rows = [e.summary() for e in evaluations]
+    summary: dict[str, Any] = {"users": rows, "groups": {}}
+    named = {"all users": [e.user for e in evaluations], **groups}
+    for name, members in named.items():
+        chosen = [e for e in evaluations if e.user in set(members)]
+        if not chosen:
+            continue
+        auc_mean, auc_std = mean_std([e.auc for e in chosen])
+        ap_mean, ap_std = mean_std([e.ap for e in chosen])
+        summary["groups"][name] = {
+            "users": [e.user for e in chosen],
+            "auc_mean": auc_mean,
+            "auc_std": auc_std,
+            "ap_mean": ap_mean,
+            "ap_std": ap_std,
+        }
+    summary["stale_users"] = [e.user for e in evaluations if e.stale]
+    return summary
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The evaluation as a markdown table (per user, then mean ± std per group)."""
+    lines = [
+        "| user | test tracks (played) | AUC | AP | val AUC | best epoch / run | CPU train time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in summary["users"]:
+        train = f"{row['train_seconds'] / 60:.1f} min" if row.get("train_seconds") is not None else "?"
+        if row.get("train_device") not in (None, "cpu"):
+            train += f" ({row['train_device']})"
+        stale = " (stale)" if row["stale"] else ""
+        lines.append(
+            f"| {row['user']}{stale} | {row['n_tracks']} ({row['n_positives']}) | {row['auc']:.3f} | "
+            f"{row['ap']:.3f} | {row['val_auc']:.3f} | {row['best_epoch']} / {row['epochs_run']} | {train} |"
+        )
+    lines.append("")
+    for name, group in summary["groups"].items():
+        lines.append(
+            f"- {name} ({len(group['users'])}): AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "
+            f"AP (MAP) {group['ap_mean']:.3f} ± {group['ap_std']:.3f}"
+        )
+    if summary["stale_users"]:
+        lines.append(f"- stale models (trained on other data): {', '.join(summary['stale_users'])}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,105 @@
+"""Ranking a catalogue for a user: relevance of every track, most relevant first.
+
+Scores are cached per model (keyed by the checkpoint's SHA-256) and per track (keyed by the audio
+content), in ``<cache_dir>/scores/<model sha>.json``, written atomically after every chunk: a second
+ranking of the same catalogue is instant, and an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lemons.catalogue.base import Catalogue
+from lemons.errors import AudioError
+from lemons.io import read_json, write_json
+from recsys.checkpoint import Recommender
+from recsys.inference import score_waveforms, sigmoid
+
+CACHE_FORMAT = "lemons-scores"
+
+
+@dataclass(frozen=True)
+class RankedTrack:
+    track_id: str
+    relevance: float  # sigmoid(logit), in [0, 1]
+    logit: float
+
+
+@dataclass
+class Ranking:
+    """Tracks sorted by relevance (ties by id), and the tracks that could not be scored, with why."""
+
+    tracks: list[RankedTrack]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def top(self, k: int) -> list[RankedTrack]:
+        return self.tracks[:k]
+
+
+class ScoreCache:
+    """Logits of one model keyed by audio checksum, in one JSON file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.scores: dict[str, float] = {}
+        if path is not None and path.is_file():
+            try:
+                data = read_json(path)
+                if data.get("format") == CACHE_FORMAT:
+                    self.scores = {k: float(v) for k, v in data["scores"].items()}
+            except (ValueError, KeyError, AttributeError, TypeError):
+                self.scores = {}  # a damaged cache is rebuilt, never trusted
+
+    def save(self) -> None:
+        if self.path is not None:
+            write_json(self.path, {"format": CACHE_FORMAT, "scores": self.scores})
+
+
+def rank_tracks(
+    recommender: Recommender,
+    catalogue: Catalogue,
+    track_ids: Sequence[str] | None = None,
+    *,
+    device: torch.device | None = None,
+    cache_dir: Path | None = None,
+    chunk: int = 16,
+    progress: bool = True,
+) -> Ranking:
+    """Score ``track_ids`` (default: the whole catalogue) with whole-track audio and sort them.
+
+    Tracks whose audio cannot be used (unreadable, silent, too short) are listed in
+    ``Ranking.skipped`` with the reason instead of stopping the ranking.
+    """
+    ids = list(track_ids) if track_ids is not None else catalogue.ids
+    cache = ScoreCache(cache_dir / "scores" / f"{recommender.checksum}.json" if cache_dir else None)
+    keys = {track_id: catalogue.audio_checksum(track_id) for track_id in ids}
+    todo = [t for t in ids if keys[t] not in cache.scores]
+    skipped: list[tuple[str, str]] = []
+    with tqdm(total=len(todo), desc="rank", unit="track", disable=not progress or not todo) as bar:
+        for start in range(0, len(todo), chunk):
+            loaded: list[tuple[str, np.ndarray]] = []
+            for track_id in todo[start : start + chunk]:
+                try:
+                    loaded.append((track_id, catalogue.load_audio(track_id)))
+                except AudioError as exc:
+                    skipped.append((track_id, str(exc)))
+            if loaded:
+                logits = score_waveforms(recommender.model, [w for _, w in loaded], device)
+                for (track_id, _), logit in zip(loaded, logits, strict=True):
+                    cache.scores[keys[track_id]] = float(logit)
+                cache.save()
+            bar.update(len(todo[start : start + chunk]))
+    bad = {t for t, _ in skipped}
+    ranked = [
+        RankedTrack(t, float(sigmoid(cache.scores[keys[t]])), cache.scores[keys[t]])
+        for t in ids
+        if t not in bad
+    ]
+    ranked.sort(key=lambda r: (-r.logit, r.track_id))
+    return Ranking(ranked, skipped)
