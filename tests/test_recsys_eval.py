@@ -1,0 +1,131 @@
+"""Evaluation (python recsys/eval.py), stale-model detection and catalogue ranking."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from lemons.catalogue.folder import FolderCatalogue
+from lemons.cli import main as lemons_main
+from lemons.config import get_settings
+from lemons.errors import EvaluationError, ModelError, UnknownPersonaError
+from lemons.interactions import UserSplits, load_splits, save_splits
+from recsys import ranking
+from recsys.checkpoint import find_model, load_checkpoint
+from recsys.data import load_dataset
+from recsys.eval import ex as eval_ex
+from recsys.experiment import ex as train_ex
+from recsys.ranking import rank_tracks
+from tests.conftest import TEST_USER
+
+QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
+
+
+@pytest.fixture()
+def published(recsys_catalogue) -> Path:
+    """A one-epoch model of the test user, published to the models folder."""
+    train_ex.run(config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 1, "publish": True})
+    return find_model(TEST_USER)
+
+
+def evaluate(**updates):
+    return eval_ex.run(config_updates={**QUICK, **updates})
+
+
+def test_eval_writes_report_and_predictions_next_to_the_model(published: Path) -> None:
+    run = evaluate(user_name="all")
+    report = json.loads(published.with_suffix(".eval.json").read_text())
+    with open(published.with_suffix(".predictions.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    test = load_dataset("builtin").user(TEST_USER)
+    assert sorted(r["track_id"] for r in rows) == sorted(test.ids("test"))
+    labels = np.array([int(r["label"]) for r in rows])
+    scores = np.array([float(r["relevance"]) for r in rows])
+    assert report["auc"] == pytest.approx(roc_auc_score(labels, scores))
+    assert report["ap"] == pytest.approx(average_precision_score(labels, scores))
+    assert report["n_tracks"] == len(rows) and report["n_positives"] == labels.sum()
+    assert not report["stale"] and report["checkpoint"] == str(published)
+    assert list(scores) == sorted(scores, reverse=True)  # most relevant first
+    summary = json.loads((published.parent / "eval_report.json").read_text())
+    assert summary["groups"]["all users"]["auc_mean"] == pytest.approx(report["auc"])
+    assert run.result["all users"]["auc_std"] == 0.0
+    table = (published.parent / "eval_report.md").read_text()
+    assert f"| {TEST_USER} |" in table and "AUC" in table
+
+
+def test_stale_model_is_evaluated_but_reported_as_stale(published: Path, recsys_catalogue, capsys) -> None:
+    path = recsys_catalogue / "splits.json"
+    splits = load_splits(path)
+    mine = splits[TEST_USER]
+    splits[TEST_USER] = UserSplits(TEST_USER, mine.train[1:], mine.val, mine.test)  # data changed
+    save_splits(path, splits.values())
+    evaluate(user_name=TEST_USER)
+    assert json.loads(published.with_suffix(".eval.json").read_text())["stale"] is True
+    err = capsys.readouterr().err
+    assert "trained on other data" in err and "publish=True" in err
+
+
+def test_eval_errors(published: Path, recsys_catalogue, tmp_path: Path) -> None:
+    with pytest.raises(UnknownPersonaError, match="unknown user 'nobody'"):
+        evaluate(user_name="nobody")
+    with pytest.raises(ModelError, match="no recommender checkpoint"):
+        evaluate(user_name=TEST_USER, model_load_path=str(tmp_path / "missing.pt"))
+    with pytest.raises(ModelError, match="no model of any user"):
+        evaluate(user_name="all", model_load_path=str(tmp_path))
+    path = recsys_catalogue / "splits.json"
+    splits = load_splits(path)
+    mine = splits[TEST_USER]
+    splits[TEST_USER] = UserSplits(TEST_USER, mine.train, mine.val, tuple(i for i in mine.test if i[1] == 0))
+    save_splits(path, splits.values())
+    published.with_suffix(".eval.json").unlink(missing_ok=True)
+    with pytest.raises(EvaluationError, match="test split of tester holds only negatives"):
+        evaluate(user_name=TEST_USER)
+    assert not published.with_suffix(".eval.json").exists()
+
+
+def test_ranking_scores_every_track_once_and_caches_the_scores(published: Path, monkeypatch) -> None:
+    recommender = load_checkpoint(published)
+    catalogue = load_dataset("builtin").catalogue
+    cache_dir = get_settings().cache_dir
+    first = rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False)
+    assert sorted(r.track_id for r in first.tracks) == sorted(catalogue.ids) and not first.skipped
+    logits = [r.logit for r in first.tracks]
+    assert logits == sorted(logits, reverse=True)
+    assert all(0 <= r.relevance <= 1 for r in first.tracks)
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("cached scores must not be recomputed")
+
+    monkeypatch.setattr(ranking, "score_waveforms", no_scoring)
+    again = rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False)
+    assert again.tracks == first.tracks
+    monkeypatch.undo()
+    for cache_file in (cache_dir / "scores").glob("*.json"):
+        cache_file.write_text("{ not json")  # a damaged cache is rebuilt, not trusted
+    assert rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False).tracks == first.tracks
+
+
+def test_ranking_a_folder_skips_unusable_files_with_the_reason(published: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(folder / "noise.wav", 0.1 * rng.standard_normal(16_000 * 6), 16_000)
+    sf.write(folder / "silence.wav", np.zeros(16_000 * 6), 16_000)
+    result = rank_tracks(load_checkpoint(published), FolderCatalogue(folder), progress=False)
+    assert [r.track_id for r in result.tracks] == ["noise-wav"]
+    assert result.skipped[0][0] == "silence-wav" and "silent" in result.skipped[0][1]
+
+
+def test_rank_command_lists_the_top_tracks(published: Path, capsys) -> None:
+    assert lemons_main(["rank", "--user", TEST_USER, "--catalogue", "test", "--top", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"top 2 of 2 tracks for {TEST_USER}:")
+    assert [line.split(".")[0].strip() for line in out.splitlines()[1:]] == ["1", "2"]
+    assert lemons_main(["rank", "--user", "nobody", "--quiet"]) == 2
+    assert "no model for user 'nobody'" in capsys.readouterr().err
