@@ -88,9 +88,10 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(
         "johnny",
         "diverse music taste",
-        "Johnny has a diverse music taste: he listens to a bit of everything.",
+        "Johnny has a diverse music taste: he listens to a bit of everything, the more up-tempo the better.",
         "#ff8c00",
         genres=dict.fromkeys(ALL_GENRES, 1.0),
+        traits={"tempo": 1.0},  # an audible taste: uniform over genres alone, nothing could learn it
         listen_fraction=0.25,
     ),
     Persona(
