@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lemons.errors import ConfigError
 from recsys.model import FCN
 
 #: Samples per inference batch (four 30 s tracks at 16 kHz): bounds memory, keeps the CPU busy.
@@ -19,7 +20,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but PyTorch sees no CUDA GPU; use device=cpu")
+        raise ConfigError(f"device {device!r} was asked for but PyTorch sees no CUDA GPU; use device=cpu")
     return torch.device(device)
 
 

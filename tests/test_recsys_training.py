@@ -76,11 +76,19 @@ def test_validation_every_n_epochs_keeps_per_epoch_training_loss(recsys_catalogu
     assert metrics["val_auc"]["steps"] == [2, 3]  # and always the last epoch
 
 
+def test_tensorboard_logs_are_written_when_asked(recsys_catalogue, tmp_path) -> None:
+    run_training(n_epochs=1, use_tensorboard=True, save_dir=str(tmp_path / "out"))
+    assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
+
+
 def test_unknown_user_and_bad_values_fail_before_anything_is_written(recsys_catalogue, tmp_path) -> None:
     with pytest.raises(UnknownPersonaError, match=r"unknown user 'nobody'.*tester"):
         run_training(user_name="nobody", save_dir=str(tmp_path / "out"))
     with pytest.raises(ConfigError, match="batch_size must be a positive whole number"):
         run_training(batch_size=0, save_dir=str(tmp_path / "out"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+            run_training(device="cuda", save_dir=str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
