@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -297,3 +298,28 @@ def test_missing_inputs_are_data_errors(msd: dict[str, Path], tmp_path: Path) ->
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no MSD snippets"):
         MSDCatalogue(msd["db"], tmp_path / "empty")
+
+
+def test_recommender_trains_and_evaluates_on_msd(
+    msd: dict[str, Path], catalogue: MSDCatalogue, monkeypatch
+) -> None:
+    from lemons.config import get_settings
+    from recsys.data import load_dataset
+    from recsys.eval import ex as eval_ex
+    from recsys.experiment import ex as train_ex
+
+    root = msd["db"].parent
+    monkeypatch.setenv("LEMONS_MSD_DIR", str(root))
+    get_settings.cache_clear()
+    users_dir = root / "users"
+    shutil.rmtree(users_dir, ignore_errors=True)
+    with pytest.raises(DataError, match="lemons data msd-users"):
+        load_dataset("msd")
+    write_msd_users(users_dir, *select_msd_users(msd["triplets"], catalogue, min_tracks=5))
+    user = user_id("ua")
+    quick = {"user_name": user, "dataset": "msd", "progress": False, "device": "cpu"}
+    train_ex.run(config_updates={**quick, "n_epochs": 1, "publish": True})
+    result = eval_ex.run(config_updates=quick).result
+    assert 0.0 <= result["all users"]["auc_mean"] <= 1.0
+    report = read_json(get_settings().models_dir / f"{user}.eval.json")
+    assert report["dataset"] == "msd" and not report["stale"]
