@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from lemons.errors import AudioError, ConfigError
+from lemons.errors import AudioError, ConfigError, DataError
 from lemons.interactions import stable_seed
 from recsys.inference import place, score_waveforms
 from recsys.metrics import ranking_metrics
@@ -107,9 +107,12 @@ def train_model(
     """Train ``model`` in place and return the best epoch's weights (``model`` ends with them loaded).
 
     Raises:
+        DataError: the training split is empty.
         AudioError: a training track is shorter than ``config.input_length``.
         EvaluationError: the validation split lacks a class (AUC undefined).
     """
+    if not len(train.labels):
+        raise DataError("the training split is empty: the user needs played tracks to learn from")
     short = [t for t, w in zip(train.track_ids, train.waveforms, strict=True) if len(w) < config.input_length]
     if short:
         raise AudioError(

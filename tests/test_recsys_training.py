@@ -13,7 +13,7 @@ import torch
 from sacred.observers import FileStorageObserver
 
 from lemons.config import PROJECT_ROOT, get_settings
-from lemons.errors import ConfigError, EvaluationError, UnknownPersonaError
+from lemons.errors import ConfigError, DataError, EvaluationError, UnknownPersonaError
 from lemons.interactions import UserSplits, load_splits, save_splits
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset
@@ -92,15 +92,20 @@ def test_unknown_user_and_bad_values_fail_before_anything_is_written(recsys_cata
     assert not (tmp_path / "out").exists()
 
 
-def test_single_class_validation_split_is_a_clear_error(recsys_catalogue, tmp_path) -> None:
+def test_empty_or_single_class_splits_are_clear_errors(recsys_catalogue, tmp_path) -> None:
     path = recsys_catalogue / "splits.json"
     splits = load_splits(path)
     mine = splits[TEST_USER]
     positives_only = tuple(item for item in mine.val if item[1] == 1)
-    splits[TEST_USER] = UserSplits(TEST_USER, mine.train, positives_only, mine.test)
-    save_splits(path, splits.values())
-    with pytest.raises(EvaluationError, match="validation split holds only positives"):
-        run_training(save_dir=str(tmp_path / "out"))
+    for train, val, error, message in (
+        (mine.train, positives_only, EvaluationError, "validation split holds only positives"),
+        (mine.train, (), EvaluationError, "validation split is empty"),
+        ((), mine.val, DataError, "training split is empty"),
+    ):
+        splits[TEST_USER] = UserSplits(TEST_USER, train, val, mine.test)
+        save_splits(path, splits.values())
+        with pytest.raises(error, match=message):
+            run_training(save_dir=str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 

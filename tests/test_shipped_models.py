@@ -1,0 +1,42 @@
+"""The persona models shipped in models/ (made by `make models`) and their evaluation report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from lemons.config import PROJECT_ROOT
+from lemons.personas import DEMO_PERSONAS, PERSONA_NAMES
+from recsys.checkpoint import load_checkpoint
+from recsys.model import ModelArgs
+
+MODELS = PROJECT_ROOT / "models"
+
+
+@pytest.mark.parametrize("persona", PERSONA_NAMES)
+def test_each_persona_has_a_loadable_self_describing_model(persona: str) -> None:
+    path = MODELS / f"{persona}.pt"
+    assert path.is_file(), f"{path} is missing; run `make models`"
+    assert path.stat().st_size < 2.5e6
+    recommender = load_checkpoint(path)
+    assert recommender.user == persona and recommender.dataset == "builtin"
+    assert recommender.model.args == ModelArgs()
+    assert len(recommender.data_fingerprint) == 64
+    assert recommender.metrics["device"] == "cpu" and recommender.metrics["train_seconds"] > 0
+    assert "+dirty" not in recommender.git_revision  # trained from a committed revision
+    with torch.no_grad():
+        assert torch.isfinite(recommender.model(torch.randn(1, 16_000))).all()
+
+
+def test_the_report_covers_every_persona_and_meets_the_target() -> None:
+    report = json.loads((MODELS / "eval_report.json").read_text())
+    rows = {row["user"]: row for row in report["users"]}
+    assert set(rows) == set(PERSONA_NAMES)
+    assert not report["stale_users"]
+    for persona in PERSONA_NAMES:  # the report belongs to the shipped checkpoint, not an older one
+        assert rows[persona]["data_fingerprint"] == load_checkpoint(MODELS / f"{persona}.pt").data_fingerprint
+    demo = report["groups"]["demo personas"]
+    assert demo["users"] == list(DEMO_PERSONAS)
+    assert demo["auc_mean"] >= 0.80
