@@ -52,6 +52,7 @@ def config():
     model_load_path = ""  # start from this checkpoint ('' = fresh xavier-initialised weights)
     batch_size = 20
     n_epochs = 1000  # upper bound; early stopping usually ends training sooner
+    n_steps = 0  # if > 0: train about this many batches whatever the data size (sets n_epochs)
     patience = 30  # stop after this many epochs without a better validation AUC/AP (0 = never)
     lr = 1e-3
     wd = 1e-4

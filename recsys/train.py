@@ -30,6 +30,9 @@ class TrainConfig:
     input_length: int = 16_000  # training crop, samples at 16 kHz (1 s)
     batch_size: int = 20
     n_epochs: int = 1000
+    n_steps: int = (
+        0  # if > 0, train for about this many batches instead: n_epochs = ⌈n_steps / batches per epoch⌉
+    )
     patience: int = 30  # stop after this many epochs without a better validation score; 0 = never
     lr: float = 1e-3
     wd: float = 1e-4
@@ -42,6 +45,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        if not isinstance(self.n_steps, int) or self.n_steps < 0:
+            raise ConfigError(f"n_steps must be a whole number ≥ 0, got {self.n_steps!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(f"patience must be a whole number ≥ 0, got {self.patience!r}")
         if not self.lr > 0 or not self.wd >= 0:
@@ -127,12 +132,13 @@ def train_model(
     labels = torch.from_numpy(train.labels.astype(np.float32))
     val_labels = val.labels.astype(np.float64)
     n_batches = -(-len(train.labels) // config.batch_size)
+    n_epochs = -(-config.n_steps // n_batches) if config.n_steps else config.n_epochs
     history: list[EpochResult] = []
     best: EpochResult | None = None
     best_key: tuple[float, float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
     step, stale_epochs, started = 0, 0, time.perf_counter()
-    for epoch in range(1, config.n_epochs + 1):
+    for epoch in range(1, n_epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         order = rng.permutation(len(train.labels))
@@ -151,7 +157,7 @@ def train_model(
             if on_step is not None and step % config.log_step == 0:
                 on_step(step, loss.item())
         train_loss = total_loss / len(train.labels)
-        if epoch % config.val_every and epoch != config.n_epochs:
+        if epoch % config.val_every and epoch != n_epochs:
             stale_epochs += 1
             result = EpochResult(
                 epoch, train_loss, None, None, None, time.perf_counter() - epoch_start, False
@@ -196,6 +202,6 @@ def train_model(
         best=best,
         best_state=best_state,
         history=history,
-        stopped_early=len(history) < config.n_epochs,
+        stopped_early=len(history) < n_epochs,
         seconds=time.perf_counter() - started,
     )

@@ -76,6 +76,13 @@ def test_validation_every_n_epochs_keeps_per_epoch_training_loss(recsys_catalogu
     assert metrics["val_auc"]["steps"] == [2, 3]  # and always the last epoch
 
 
+def test_n_steps_sets_the_number_of_epochs_from_the_data_size(recsys_catalogue, tmp_path) -> None:
+    n_train = len(load_splits(recsys_catalogue / "splits.json")[TEST_USER].train)
+    batches = -(-n_train // 5)
+    run = run_training(n_steps=2 * batches + 1, batch_size=5, patience=0, save_dir=str(tmp_path / "o"))
+    assert run.result["epochs_run"] == 3
+
+
 def test_tensorboard_logs_are_written_when_asked(recsys_catalogue, tmp_path) -> None:
     run_training(n_epochs=1, use_tensorboard=True, save_dir=str(tmp_path / "out"))
     assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
