@@ -117,7 +117,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, n
 
     def on_epoch(result) -> None:
         for name, value in result.metrics().items():
-            _run.log_scalar(f"{name}", value, result.epoch)
+            _run.log_scalar(name, value, result.epoch)
             if writer is not None:
                 writer.add_scalar(name.replace("_", "/", 1), value, result.epoch)
 
