@@ -74,7 +74,7 @@ class UserEvaluation:
             "auc": self.auc,
             "ap": self.ap,
             "stale": self.stale,
-            "checkpoint": str(rec.path),
+            "checkpoint": rec.path.name if rec.path else None,  # beside this report
             "dataset": rec.dataset,
             "data_fingerprint": rec.data_fingerprint,
             "best_epoch": rec.epoch,

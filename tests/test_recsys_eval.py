@@ -50,7 +50,7 @@ def test_eval_writes_report_and_predictions_next_to_the_model(published: Path) -
     assert report["auc"] == pytest.approx(roc_auc_score(labels, scores))
     assert report["ap"] == pytest.approx(average_precision_score(labels, scores))
     assert report["n_tracks"] == len(rows) and report["n_positives"] == labels.sum()
-    assert not report["stale"] and report["checkpoint"] == str(published)
+    assert not report["stale"] and report["checkpoint"] == published.name
     assert list(scores) == sorted(scores, reverse=True)  # most relevant first
     summary = json.loads((published.parent / "eval_report.json").read_text())
     assert summary["groups"]["all users"]["auc_mean"] == pytest.approx(report["auc"])
