@@ -214,10 +214,23 @@ def sample_history(persona: Persona, catalogue: Catalogue, seed: int = 0) -> lis
     return [Triplet(persona.name, tracks[i].id, int(c)) for i, c in zip(chosen, counts, strict=True)]
 
 
+#: Negatives drawn per played track in the personas' splits. Persona histories are short (26–110
+#: tracks), so three negatives per positive give the recommender more to learn from and make the
+#: validation and test AUC less noisy; AUC does not depend on the ratio, average precision does
+#: (its chance level is 0.25 instead of 0.5).
+PERSONA_NEGATIVES_PER_POSITIVE = 3.0
+
+
 def persona_splits(
     persona: Persona, catalogue: Catalogue, history: list[Triplet], seed: int = 0
 ) -> UserSplits:
-    return make_splits(persona.name, [t.track_id for t in history], catalogue.ids, seed=seed)
+    return make_splits(
+        persona.name,
+        [t.track_id for t in history],
+        catalogue.ids,
+        seed=seed,
+        negatives_per_positive=PERSONA_NEGATIVES_PER_POSITIVE,
+    )
 
 
 def write_persona_data(catalogue, seed: int = 0) -> None:
