@@ -14,6 +14,15 @@ from typing import IO, Any
 import numpy as np
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once: setting the umask is process-wide and not thread-safe
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
@@ -29,6 +38,8 @@ def atomic_path(path: Path | str, suffix: str | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():  # mkstemp makes files private; give them the usual permissions
+            tmp_path.chmod(0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
