@@ -65,6 +65,7 @@ def test_layer_shapes_for_1_s_and_30_s(seconds: int, frames: int, pooled_frames:
     assert logits.shape == (2,)
 
 
+@pytest.mark.filterwarnings("ignore:Empty filters detected")
 def test_front_end_matches_the_stored_fixture_and_librosa() -> None:
     stored = np.load(FIXTURES / "mel_front_end.npz")
     signal = _fixture_signal()

@@ -13,7 +13,7 @@ from recsys.checkpoint import load_checkpoint
 from recsys.model import ModelArgs
 
 MODELS = PROJECT_ROOT / "models"
-SHIPPED = DEMO_PERSONAS
+SHIPPED = (*DEMO_PERSONAS, "clara")
 
 
 @pytest.mark.parametrize("persona", SHIPPED)
