@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from lemons.config import PROJECT_ROOT
-from lemons.personas import DEMO_PERSONAS
+from lemons.personas import DEMO_PERSONAS, PERSONA_NAMES
 from recsys.checkpoint import load_checkpoint
 from recsys.model import ModelArgs
 
 MODELS = PROJECT_ROOT / "models"
-SHIPPED = (*DEMO_PERSONAS, "clara")
+SHIPPED = PERSONA_NAMES
 
 
 @pytest.mark.parametrize("persona", SHIPPED)
