@@ -105,6 +105,25 @@ def load_dataset(name: str = "builtin", settings: Settings | None = None) -> Dat
     raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
 
 
+@dataclass(frozen=True)
+class LabelledAudio:
+    """Whole tracks of a split: ``waveforms[i]`` (16 kHz mono ``[samples]``), ``labels[i]`` in {0, 1}."""
+
+    track_ids: tuple[str, ...]
+    waveforms: tuple[np.ndarray, ...]
+    labels: np.ndarray
+
+
+def load_split(
+    data: Dataset, user: str, split: str, workers: int = 2, progress: bool = True
+) -> LabelledAudio:
+    """The user's tracks of one split, decoded whole (16 kHz mono), with their labels."""
+    splits = data.user(user)
+    ids = splits.ids(split)
+    waveforms = load_waveforms(data.catalogue, ids, workers, progress, desc=f"load {user} {split}")
+    return LabelledAudio(tuple(ids), tuple(waveforms), splits.labels(split))
+
+
 def load_waveforms(
     catalogue: Catalogue,
     track_ids: Sequence[str],

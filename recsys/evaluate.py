@@ -23,9 +23,9 @@ import torch
 from lemons.errors import ModelError
 from lemons.io import atomic_open, write_json
 from recsys.checkpoint import Recommender
-from recsys.data import Dataset, load_waveforms
+from recsys.data import Dataset, load_split
 from recsys.inference import score_waveforms, sigmoid
-from recsys.metrics import ranking_metrics
+from recsys.metrics import check_labels, ranking_metrics
 
 
 class StaleModelWarning(UserWarning):
@@ -108,14 +108,23 @@ def evaluate_user(
     message = stale_warning(recommender, data, user)
     if message:
         warnings.warn(message, StaleModelWarning, stacklevel=2)
-    ids = splits.ids(split)
-    labels = splits.labels(split)
-    ranking_metrics(labels, np.zeros(len(labels)), what=f"the {split} split of {user}")  # both classes?
-    waveforms = load_waveforms(data.catalogue, ids, workers, progress, desc=f"load {user} {split}")
-    logits = score_waveforms(recommender.model, waveforms, device, progress=progress, desc=f"score {user}")
-    metrics = ranking_metrics(labels, logits, what=f"the {split} split of {user}")
+    what = f"the {split} split of {user}"
+    check_labels(splits.labels(split), what)  # before any audio is decoded
+    audio = load_split(data, user, split, workers, progress)
+    logits = score_waveforms(
+        recommender.model, audio.waveforms, device, progress=progress, desc=f"score {user}"
+    )
+    metrics = ranking_metrics(audio.labels, logits, what)
     return UserEvaluation(
-        user, split, ids, labels, logits, metrics["auc"], metrics["ap"], message is not None, recommender
+        user,
+        split,
+        list(audio.track_ids),
+        audio.labels,
+        logits,
+        metrics["auc"],
+        metrics["ap"],
+        message is not None,
+        recommender,
     )
 
 

@@ -32,11 +32,11 @@ from sacred import Experiment
 from lemons.config import get_settings
 from lemons.io import atomic_path, write_json
 from recsys.checkpoint import default_model_path, git_revision, load_checkpoint, save_checkpoint
-from recsys.data import Dataset, load_dataset, load_waveforms
+from recsys.data import load_dataset, load_split
 from recsys.inference import resolve_device
 from recsys.model import FCN, ModelArgs, count_parameters
 from recsys.observers import prepare, run_commandline
-from recsys.train import SELECTION_RULE, LabelledAudio, TrainConfig, train_model
+from recsys.train import SELECTION_RULE, TrainConfig, train_model
 
 ex = prepare(Experiment("lemons-train", save_git_info=False))
 
@@ -64,14 +64,6 @@ def config():
     progress = True  # progress bars
 
 
-def split_audio(data: Dataset, user: str, split: str, workers: int, progress: bool) -> LabelledAudio:
-    """The user's tracks of one split, decoded whole (16 kHz mono), with their labels."""
-    splits = data.user(user)
-    ids = splits.ids(split)
-    waveforms = load_waveforms(data.catalogue, ids, workers, progress, desc=f"load {split}")
-    return LabelledAudio(tuple(ids), tuple(waveforms), splits.labels(split))
-
-
 def publish_checkpoint(path: Path, user: str) -> Path:
     """Copy a checkpoint to ``<models_dir>/<user>.pt`` atomically; the old model's eval files go."""
     target = default_model_path(user)
@@ -94,8 +86,8 @@ def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, n
 
     data = load_dataset(dataset)
     fingerprint = data.fingerprint(user_name)
-    train_audio = split_audio(data, user_name, "train", workers, progress)
-    val_audio = split_audio(data, user_name, "val", workers, progress)
+    train_audio = load_split(data, user_name, "train", workers, progress)
+    val_audio = load_split(data, user_name, "val", workers, progress)
     model = load_checkpoint(model_load_path).model if model_load_path else FCN(ModelArgs())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = Path(save_dir) if save_dir else settings.runs_dir / "checkpoints" / f"{user_name}-{stamp}"

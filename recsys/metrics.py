@@ -8,16 +8,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from lemons.errors import EvaluationError
 
 
-def ranking_metrics(labels: np.ndarray, scores: np.ndarray, what: str = "split") -> dict[str, float]:
-    """``{"auc", "ap"}`` of ``scores`` (higher = more relevant) against binary ``labels``, both ``[n]``.
+def check_labels(labels: np.ndarray, what: str = "split") -> np.ndarray:
+    """``labels`` as float64 ``[n]`` once they hold both classes, 0 and 1 only (AUC is defined).
 
     Raises:
-        EvaluationError: when the split is empty, holds one class only, or a score is not finite.
+        EvaluationError: when the split is empty, holds one class only or has other labels.
     """
     labels = np.asarray(labels, dtype=np.float64).ravel()
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if labels.shape != scores.shape:
-        raise EvaluationError(f"{what}: {labels.size} labels but {scores.size} scores")
     if labels.size == 0:
         raise EvaluationError(f"{what} is empty: AUC and average precision are undefined")
     n_pos = int((labels == 1).sum())
@@ -29,6 +26,19 @@ def ranking_metrics(labels: np.ndarray, scores: np.ndarray, what: str = "split")
             f"{what} holds only {kind}: AUC and average precision are undefined; "
             "the split needs both played and unplayed tracks (a user with at least 3 played tracks)"
         )
+    return labels
+
+
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray, what: str = "split") -> dict[str, float]:
+    """``{"auc", "ap"}`` of ``scores`` (higher = more relevant) against binary ``labels``, both ``[n]``.
+
+    Raises:
+        EvaluationError: when the labels fail :func:`check_labels` or a score is not finite.
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if np.size(labels) != scores.size:
+        raise EvaluationError(f"{what}: {np.size(labels)} labels but {scores.size} scores")
+    labels = check_labels(labels, what)
     if not np.isfinite(scores).all():
         raise EvaluationError(f"{what}: the model returned non-finite scores")
     return {"auc": float(roc_auc_score(labels, scores)), "ap": float(average_precision_score(labels, scores))}

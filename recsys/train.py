@@ -18,8 +18,9 @@ from tqdm import tqdm
 
 from lemons.errors import AudioError, ConfigError, DataError
 from lemons.interactions import stable_seed
+from recsys.data import LabelledAudio
 from recsys.inference import place, score_waveforms
-from recsys.metrics import ranking_metrics
+from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
 
 SELECTION_RULE = "max validation AUC, then max validation average precision, then min validation loss"
@@ -51,15 +52,6 @@ class TrainConfig:
             raise ConfigError(f"patience must be a whole number ≥ 0, got {self.patience!r}")
         if not self.lr > 0 or not self.wd >= 0:
             raise ConfigError(f"lr must be > 0 and wd ≥ 0, got lr={self.lr!r}, wd={self.wd!r}")
-
-
-@dataclass(frozen=True)
-class LabelledAudio:
-    """Whole tracks of a split: ``waveforms[i]`` (16 kHz mono ``[samples]``), ``labels[i]`` in {0, 1}."""
-
-    track_ids: tuple[str, ...]
-    waveforms: tuple[np.ndarray, ...]
-    labels: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -124,7 +116,7 @@ def train_model(
             f"{len(short)} training track(s) are shorter than input_length={config.input_length} samples "
             f"(e.g. {short[0]}); lower input_length or remove them"
         )
-    ranking_metrics(val.labels, np.zeros(len(val.labels)), what="the validation split")  # both classes?
+    check_labels(val.labels, what="the validation split")
     rng = np.random.default_rng(stable_seed("train-crops", config.seed))
     model = place(model, device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
