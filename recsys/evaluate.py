@@ -32,20 +32,16 @@ class StaleModelWarning(UserWarning):
     """A model was trained on other data than the dataset now holds for its user."""
 
 
-def stale_message(recommender: Recommender, user: str) -> str:
+def stale_warning(recommender: Recommender, data: Dataset, user: str) -> str | None:
+    """A message when the model no longer matches the dataset's data for ``user``, else ``None``."""
+    if user not in data.splits or not recommender.is_stale(data.fingerprint(user)):
+        return None
     return (
         f"the model of {user} ({recommender.path}) was trained on other data than the current "
         f"{recommender.dataset} dataset holds for {user} (data fingerprint differs), so its scores are "
         "not a held-out evaluation; retrain it with "
         f"`python recsys/experiment.py with user_name={user} publish=True` (or `make models`)"
     )
-
-
-def stale_warning(recommender: Recommender, data: Dataset, user: str) -> str | None:
-    """A message when the model no longer matches the dataset's data for ``user``, else ``None``."""
-    if user in data.splits and recommender.is_stale(data.fingerprint(user)):
-        return stale_message(recommender, user)
-    return None
 
 
 @dataclass
