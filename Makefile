@@ -7,7 +7,7 @@ CATALOGUE_TRACKS ?= 440
 
 # The shipped persona models (models/*.pt) and their report come from `make models`.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
-TRAIN_ARGS ?= n_steps=400 val_every=5 patience=0
+TRAIN_ARGS ?= n_steps=1000 val_every=5 patience=0 precision=bf16
 
 .PHONY: demo test system-deps venv venv-dev weights catalogue models lint help
 

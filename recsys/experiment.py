@@ -58,6 +58,7 @@ def config():
     wd = 1e-4
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
+    precision = "fp32"  # fp32 | bf16: bf16 autocast trains about 2x faster on CPUs with AMX/AVX512-BF16
     seed = 0  # initial weights, dropout, crops and batch order
     save_dir = ""  # '' = <runs_dir>/checkpoints/<user_name>-<date>-<time>
     publish = False  # also copy the checkpoint to <models_dir>/<user_name>.pt (used by eval and the app)

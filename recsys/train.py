@@ -24,6 +24,13 @@ from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
 
 SELECTION_RULE = "max validation AUC, then max validation average precision, then min validation loss"
+#: Arithmetic of the forward passes in training and validation; weights and optimiser stay float32.
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(precision: str, device: torch.device) -> torch.autocast:
+    """Mixed-precision context for ``precision`` (a no-op for ``fp32``)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class TrainConfig:
     seed: int = 0
     log_step: int = 10  # report the training loss every this many batches
     val_every: int = 1  # validate every this many epochs (the last epoch is always validated)
+    precision: str = "fp32"  # fp32 | bf16 (autocast; about 2x faster on CPUs with AMX/AVX512-BF16)
 
     def __post_init__(self) -> None:
         for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
@@ -50,6 +58,8 @@ class TrainConfig:
             raise ConfigError(f"n_steps must be a whole number ≥ 0, got {self.n_steps!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(f"patience must be a whole number ≥ 0, got {self.patience!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.lr > 0 or not self.wd >= 0:
             raise ConfigError(f"lr must be > 0 and wd ≥ 0, got lr={self.lr!r}, wd={self.wd!r}")
 
@@ -139,7 +149,9 @@ def train_model(
         for b in bar:
             chosen = order[b * config.batch_size : (b + 1) * config.batch_size]
             batch = torch.from_numpy(random_crops(train.waveforms, chosen, config.input_length, rng))
-            loss = loss_fn(model(batch.to(device)), labels[chosen].to(device))
+            with autocast(config.precision, device):
+                batch_logits = model(batch.to(device))
+            loss = loss_fn(batch_logits.float(), labels[chosen].to(device))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -158,7 +170,8 @@ def train_model(
             if on_epoch is not None:
                 on_epoch(result)
             continue  # patience is checked on validated epochs
-        logits = score_waveforms(model, val.waveforms, device, progress=progress, desc="validate")
+        with autocast(config.precision, device):
+            logits = score_waveforms(model, val.waveforms, device, progress=progress, desc="validate")
         val_loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_labels)).item())
         scores = ranking_metrics(val_labels, logits, what="the validation split")
         key = (scores["auc"], scores["ap"], -val_loss)  # SELECTION_RULE

@@ -88,11 +88,21 @@ def test_tensorboard_logs_are_written_when_asked(recsys_catalogue, tmp_path) -> 
     assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_bf16_training_keeps_float32_weights(recsys_catalogue, tmp_path) -> None:
+    run = run_training(n_epochs=1, precision="bf16", save_dir=str(tmp_path / "out"))
+    recommender = load_checkpoint(tmp_path / "out" / "model.pt")
+    assert recommender.config["precision"] == "bf16" and 0.0 <= run.result["val_auc"] <= 1.0
+    weights = [v for v in recommender.model.state_dict().values() if v.is_floating_point()]
+    assert all(v.dtype == torch.float32 for v in weights)
+
+
 def test_unknown_user_and_bad_values_fail_before_anything_is_written(recsys_catalogue, tmp_path) -> None:
     with pytest.raises(UnknownPersonaError, match=r"unknown user 'nobody'.*tester"):
         run_training(user_name="nobody", save_dir=str(tmp_path / "out"))
     with pytest.raises(ConfigError, match="batch_size must be a positive whole number"):
         run_training(batch_size=0, save_dir=str(tmp_path / "out"))
+    with pytest.raises(ConfigError, match="precision must be one of fp32, bf16"):
+        run_training(precision="fp16", save_dir=str(tmp_path / "out"))
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="sees no CUDA GPU"):
             run_training(device="cuda", save_dir=str(tmp_path / "out"))
