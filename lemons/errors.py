@@ -40,3 +40,7 @@ class ModelError(LemonsError):
 
 class EvaluationError(LemonsError):
     """A metric cannot be computed (for example AUC on a split with only one class)."""
+
+
+class ExplanationError(LemonsError):
+    """An explanation cannot be computed (for example the recommender ignores every component)."""

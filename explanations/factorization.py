@@ -1,0 +1,152 @@
+"""Interpretable components of a track (SPEC §4): time segments, sources, or both.
+
+A :class:`Factorization` holds ``components`` ``[n_components, samples]``; a perturbed input is the
+sum of the switched-on components, so the all-ones mask recomposes the explained instance.
+
+- ``time``: ``n_segments`` equal segments of the mix; samples past ``n_segments·⌊n/n_segments⌋`` are
+  not explained (and not part of any input). Names ``segment0`` … ``segment4``.
+- ``source``: one component per separated source over the whole track, in the separator's order.
+- ``time+source``: segment-major, source fastest (index = segment·n_sources + source); names like
+  ``vocals0``, ``piano0``, …, ``other4``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explanations.separation import Separation
+from lemons.audio import SAMPLE_RATE, SILENCE_PEAK
+from lemons.errors import AudioError, ConfigError
+
+KINDS = ("time", "source", "time+source")
+DEFAULT_SEGMENTS = 5
+#: Shortest time segment that can be explained (the FCN sees about 0.5 s at once).
+MIN_SEGMENT_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Factorization:
+    """``components`` ``[n_components, samples]`` float32 at ``sr`` Hz and their names.
+
+    ``sources`` are the rows of the sources × segments grid (``("mix",)`` for ``time``);
+    ``n_segments`` its columns (1 for ``source``).
+    """
+
+    kind: str
+    components: np.ndarray
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    n_segments: int
+    sr: int = SAMPLE_RATE
+
+    @property
+    def n_components(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_samples(self) -> int:
+        return self.components.shape[1]
+
+    @property
+    def segment_samples(self) -> int:
+        return self.n_samples // self.n_segments
+
+    def source_of(self, index: int) -> str:
+        return self.sources[index % len(self.sources)]
+
+    def segment_of(self, index: int) -> int:
+        return index // len(self.sources)
+
+    def describe(self, index: int) -> str:
+        """Human-readable component, e.g. ``drums, 12.0–18.0 s``."""
+        start = self.segment_of(index) * self.segment_samples / self.sr
+        end = start + self.segment_samples / self.sr
+        what = "whole mix" if self.sources == ("mix",) else self.source_of(index)
+        return f"{what}, {start:.1f}–{end:.1f} s"
+
+    def silent_components(self) -> list[int]:
+        """Indices of components with no sample above -80 dBFS (switching them changes nothing)."""
+        peaks = np.abs(self.components).max(axis=1)
+        return [int(i) for i in np.flatnonzero(peaks < SILENCE_PEAK)]
+
+    def compose(self, masks: np.ndarray) -> np.ndarray:
+        """Perturbed inputs ``[batch, samples]`` float32 for binary ``masks`` ``[batch, n_components]``."""
+        masks = np.atleast_2d(np.asarray(masks, dtype=np.float32))
+        if masks.shape[1] != self.n_components:
+            raise ConfigError(f"masks have {masks.shape[1]} columns for {self.n_components} components")
+        return masks @ self.components
+
+    def by_source(self, indices: list[int]) -> dict[str, np.ndarray]:
+        """The chosen components summed per source: ``{source: [samples]}`` (only sources chosen)."""
+        rows: dict[str, np.ndarray] = {}
+        for index in indices:
+            source = self.source_of(index)
+            rows[source] = rows.get(source, np.zeros(self.n_samples, np.float32)) + self.components[index]
+        return rows
+
+
+def _segment_length(n_samples: int, n_segments: int, sr: int) -> int:
+    if not isinstance(n_segments, int) or n_segments < 1:
+        raise ConfigError(f"the number of segments must be a positive whole number, got {n_segments!r}")
+    length = n_samples // n_segments
+    if length < MIN_SEGMENT_SECONDS * sr:
+        raise AudioError(
+            f"the track is {n_samples / sr:.2f} s long: {n_segments} segments would be "
+            f"{length / sr:.2f} s each, below the {MIN_SEGMENT_SECONDS} s minimum; use fewer segments"
+        )
+    return length
+
+
+def _segment(stems: np.ndarray, n_segments: int, length: int) -> np.ndarray:
+    """``stems`` ``[n_sources, samples]`` → ``[n_segments·n_sources, n_segments·length]`` segment-major."""
+    n_sources = stems.shape[0]
+    components = np.zeros((n_segments * n_sources, n_segments * length), dtype=np.float32)
+    for segment in range(n_segments):
+        span = slice(segment * length, (segment + 1) * length)
+        components[segment * n_sources : (segment + 1) * n_sources, span] = stems[:, span]
+    return components
+
+
+def time_factorization(
+    audio: np.ndarray, n_segments: int = DEFAULT_SEGMENTS, sr: int = SAMPLE_RATE
+) -> Factorization:
+    """``audio`` ``[samples]`` at ``sr`` Hz → ``n_segments`` segments of the mix."""
+    length = _segment_length(len(audio), n_segments, sr)
+    components = _segment(np.asarray(audio, dtype=np.float32)[None, :], n_segments, length)
+    names = tuple(f"segment{i}" for i in range(n_segments))
+    return Factorization("time", components, names, ("mix",), n_segments, sr)
+
+
+def source_factorization(separation: Separation) -> Factorization:
+    """One component per source of ``separation`` (whole track)."""
+    stems = np.asarray(separation.stems, dtype=np.float32)
+    return Factorization("source", stems.copy(), separation.sources, separation.sources, 1, separation.sr)
+
+
+def time_source_factorization(separation: Separation, n_segments: int = DEFAULT_SEGMENTS) -> Factorization:
+    """Sources × segments: component ``segment·n_sources + source`` is that source inside that segment."""
+    length = _segment_length(separation.stems.shape[1], n_segments, separation.sr)
+    components = _segment(np.asarray(separation.stems, dtype=np.float32), n_segments, length)
+    names = tuple(f"{source}{segment}" for segment in range(n_segments) for source in separation.sources)
+    return Factorization("time+source", components, names, separation.sources, n_segments, separation.sr)
+
+
+def factorize(
+    kind: str,
+    audio: np.ndarray,
+    separation: Separation | None = None,
+    n_segments: int = DEFAULT_SEGMENTS,
+    sr: int = SAMPLE_RATE,
+) -> Factorization:
+    """The factorization ``kind`` (``time``, ``source``, ``time+source``) of a track."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown explanation type {kind!r}; use one of {', '.join(KINDS)}")
+    if kind == "time":
+        return time_factorization(audio, n_segments, sr)
+    if separation is None:
+        raise ConfigError(f"a {kind} explanation needs the track's sources (a separator)")
+    if kind == "source":
+        return source_factorization(separation)
+    return time_source_factorization(separation, n_segments)

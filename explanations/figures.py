@@ -1,0 +1,96 @@
+"""Pictures of an explanation: per-source waveforms with the chosen components marked, and the
+sources × segments weight grid (positive weights push towards the explained decision)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from explanations.pipeline import TrackExplanation
+from lemons.io import atomic_path
+
+TOP_COLOUR = "#d62728"
+OTHER_COLOUR = "#1f77b4"
+#: Points per second in waveform envelopes (enough to see the shape, small to draw).
+ENVELOPE_RATE = 50
+
+
+def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """``(times, peaks)``: the absolute peak of ``audio`` in windows of ``sr / rate`` samples."""
+    hop = max(1, sr // rate)
+    n = len(audio) // hop
+    peaks = np.abs(audio[: n * hop]).reshape(n, hop).max(axis=1) if n else np.zeros(0)
+    return (np.arange(n) + 0.5) * hop / sr, peaks
+
+
+def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
+    """Draw the sources × segments weights on ``ax`` with a symmetric diverging colour scale."""
+    explanation = result.explanation
+    grid = explanation.weight_grid()
+    limit = float(np.max(np.abs(grid))) or 1.0
+    image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_yticks(range(len(explanation.sources)), explanation.sources)
+    seconds = result.factorization.segment_samples / result.factorization.sr
+    ax.set_xticks(
+        range(explanation.n_segments),
+        [f"{i * seconds:.0f}–{(i + 1) * seconds:.0f} s" for i in range(explanation.n_segments)],
+    )
+    for (row, col), value in np.ndenumerate(grid):
+        ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=8)
+    ax.set_title("weight of each component")
+    ax.figure.colorbar(image, ax=ax, fraction=0.03)
+
+
+def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
+    """One waveform row per source (Top-k components in red, Top Highlight labelled) and the grid."""
+    explanation, factorization = result.explanation, result.factorization
+    sources = explanation.sources
+    top = explanation.top_k(k)
+    figure = plt.figure(figsize=(10, 1.1 * len(sources) + 2.6), layout="constrained")
+    rows = figure.subfigures(2, 1, height_ratios=[1.1 * len(sources), 2.6])
+    axes = rows[0].subplots(len(sources), 1, sharex=True, squeeze=False)[:, 0]
+    seg = factorization.segment_samples
+    sr = factorization.sr
+    for ax, source in zip(axes, sources, strict=True):
+        members = [i for i in range(factorization.n_components) if factorization.source_of(i) == source]
+        full = np.sum(factorization.components[members], axis=0)
+        times, peaks = envelope(full, sr)
+        ax.fill_between(times, -peaks, peaks, color=OTHER_COLOUR, alpha=0.35, linewidth=0)
+        for index in top:
+            if factorization.source_of(index) != source:
+                continue
+            start = factorization.segment_of(index) * seg
+            end = start + seg if explanation.kind != "source" else factorization.n_samples
+            t, p = envelope(factorization.components[index][start:end], sr)
+            ax.fill_between(t + start / sr, -p, p, color=TOP_COLOUR, alpha=0.9, linewidth=0)
+            label = "Top Highlight" if index == top[0] else f"Top-{top.index(index) + 1}"
+            ax.text(start / sr, 0.9, label, transform=ax.get_xaxis_transform(), fontsize=8, color=TOP_COLOUR)
+        for boundary in range(1, explanation.n_segments):
+            ax.axvline(boundary * seg / sr, color="0.6", linewidth=0.6)
+        ax.set_ylabel(source, rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+        ax.set_xlim(0, factorization.n_samples / sr)
+    axes[-1].set_xlabel("time (s)")
+    rows[0].suptitle(
+        f"{result.track_id}: {explanation.kind} explanation, fidelity R² = {explanation.fidelity:.2f}"
+        + (f", separator {explanation.separator}" if explanation.separator else "")
+    )
+    weight_grid_axes(rows[1].subplots(), result)
+    return figure
+
+
+def explanation_figure(result: TrackExplanation, k: int, path: Path | str) -> Path:
+    """Draw :func:`draw_explanation` into a PNG at ``path`` (written atomically)."""
+    figure = draw_explanation(result, k)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            figure.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(figure)
+    return Path(path)

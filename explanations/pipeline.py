@@ -1,0 +1,166 @@
+"""Explaining one track for one user's recommender: separate, factorize, explain, cache.
+
+An explanation is cached as JSON in ``<cache_dir>/explanations/`` under a key made of the model's
+checksum, the audio's content key, the explanation type, the separator, N_s, the seed and the number
+of segments: a repeated request returns at once. Spleeter separations have their own cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, explain, recommender_relevance
+from explanations.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
+from explanations.separation import Separator, get_separator, separate_cached
+from lemons.audio import SAMPLE_RATE, check_audio
+from lemons.catalogue.base import Catalogue
+from lemons.errors import ConfigError
+from lemons.io import read_json, sha256_array, write_json
+from recsys.checkpoint import Recommender
+
+CACHE_FORMAT = "lemons-explanation"
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """What is explained and how; every field is part of the cache key."""
+
+    kind: str = "time+source"
+    n_samples: int = DEFAULT_SAMPLES
+    seed: int = 0
+    n_segments: int = DEFAULT_SEGMENTS
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown explanation type {self.kind!r}; use one of {', '.join(KINDS)}")
+        if not isinstance(self.n_samples, int) or self.n_samples < 2:
+            raise ConfigError(
+                f"the number of perturbations must be a whole number ≥ 2, got {self.n_samples!r}"
+            )
+
+
+@dataclass
+class TrackExplanation:
+    """An explanation with what it explains: the factorization (components at 16 kHz) and the track."""
+
+    explanation: Explanation
+    factorization: Factorization
+    track_id: str
+    cached: bool = False
+
+
+def explanation_key(model_key: str, audio_key: str, settings: ExplainSettings, separator: str | None) -> str:
+    fields = {"model": model_key, "audio": audio_key, "separator": separator, **vars(settings)}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+class ExplanationCache:
+    """JSON files keyed by :func:`explanation_key`, written atomically; unreadable entries are ignored."""
+
+    def __init__(self, cache_dir: Path | str | None) -> None:
+        self.folder = Path(cache_dir) / "explanations" if cache_dir is not None else None
+
+    def get(self, key: str) -> Explanation | None:
+        if self.folder is None or not (self.folder / f"{key}.json").is_file():
+            return None
+        try:
+            data = read_json(self.folder / f"{key}.json")
+            if data.get("format") != CACHE_FORMAT or data.get("version") != CACHE_VERSION:
+                return None
+            return Explanation.from_dict(data["explanation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, explanation: Explanation) -> None:
+        if self.folder is not None:
+            write_json(
+                self.folder / f"{key}.json",
+                {"format": CACHE_FORMAT, "version": CACHE_VERSION, "explanation": explanation.to_dict()},
+            )
+
+
+def explain_audio(
+    recommender: Recommender,
+    audio: np.ndarray,
+    settings: ExplainSettings,
+    separator: Separator | None = None,
+    *,
+    track_id: str = "track",
+    audio_key: str | None = None,
+    device: torch.device | None = None,
+    cache_dir: Path | str | None = None,
+    progress: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> TrackExplanation:
+    """Explain ``recommender``'s relevance of ``audio`` ``[samples]`` (16 kHz mono).
+
+    ``separator`` is needed for ``source`` and ``time+source`` and ignored for ``time``.
+    ``audio_key`` identifies the audio in the cache (default: its SHA-256).
+    """
+    started = time.perf_counter()
+    audio = check_audio(np.asarray(audio, dtype=np.float32), SAMPLE_RATE, track_id)
+    if settings.kind == "time":
+        separator = None
+    elif separator is None:
+        raise ConfigError(f"a {settings.kind} explanation needs a separator")
+    separator_name = separator.name if separator is not None else None
+    separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir) if separator is not None else None
+    separated = time.perf_counter()
+    factorization = factorize(settings.kind, audio, separation, settings.n_segments)
+    cache = ExplanationCache(cache_dir)
+    key = explanation_key(
+        recommender.checksum if recommender.path is not None else "unsaved",
+        audio_key or sha256_array(audio),
+        settings,
+        separator_name,
+    )
+    cached = cache.get(key) if recommender.path is not None else None
+    if cached is not None:
+        return TrackExplanation(cached, factorization, track_id, cached=True)
+    explanation = explain(
+        factorization,
+        recommender_relevance(recommender.model, device),
+        settings.n_samples,
+        settings.seed,
+        separator_name,
+        progress=progress,
+        on_progress=on_progress,
+    )
+    explanation.timings = {
+        "separation_s": separated - started,
+        **explanation.timings,
+        "total_s": time.perf_counter() - started,
+    }
+    if recommender.path is not None:
+        cache.put(key, explanation)
+    return TrackExplanation(explanation, factorization, track_id)
+
+
+def explain_track(
+    recommender: Recommender,
+    catalogue: Catalogue,
+    track_id: str,
+    settings: ExplainSettings,
+    separator: str | None = None,
+    **kwargs,
+) -> TrackExplanation:
+    """Explain a catalogue track; ``separator`` None means the best one available for it."""
+    audio = catalogue.load_audio(track_id)
+    backend = get_separator(separator, catalogue, track_id) if settings.kind != "time" else None
+    return explain_audio(
+        recommender,
+        audio,
+        settings,
+        backend,
+        track_id=track_id,
+        audio_key=catalogue.audio_checksum(track_id),
+        **kwargs,
+    )

@@ -1,0 +1,224 @@
+"""Splitting a track into sources: one :class:`Separator` interface, backends looked up by name.
+
+Backends (best first, see :data:`SEPARATORS`):
+
+- ``reference``: the catalogue's own true stems (the built-in catalogue, musdb18);
+- ``spleeter:5stems`` / ``spleeter:4stems`` / ``spleeter:2stems``: Deezer's Spleeter through the
+  ``spleeter`` module with its official weights in the ``spleeter_model_dir`` setting.
+
+Spleeter runs at 44.1 kHz on stereo: the 16 kHz mono track is resampled to 44.1 kHz and duplicated
+to two channels, separated, each source averaged to mono and resampled back (SPEC §4).
+Spleeter results are cached as ``.npz`` keyed by the audio's content hash and the backend.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lemons.audio import SAMPLE_RATE, resample
+from lemons.catalogue.base import Catalogue
+from lemons.config import get_settings
+from lemons.errors import SeparationError
+from lemons.io import load_npz, save_npz, sha256_array
+from lemons.weights import missing_checkpoint_files
+
+#: Spleeter's models and their sources, in Spleeter's own order.
+SPLEETER_MODELS: dict[str, tuple[str, ...]] = {
+    "5stems": ("vocals", "piano", "drums", "bass", "other"),
+    "4stems": ("vocals", "drums", "bass", "other"),
+    "2stems": ("vocals", "accompaniment"),
+}
+SPLEETER_RATE = 44_100
+#: Every backend name, best first (the default for a track is the first one available for it).
+SEPARATORS = ("reference", *(f"spleeter:{model}" for model in SPLEETER_MODELS))
+
+
+@dataclass(frozen=True)
+class Separation:
+    """Sources of one track: ``stems`` is ``[n_sources, samples]`` float32 at ``sr`` Hz."""
+
+    separator: str
+    sources: tuple[str, ...]
+    stems: np.ndarray
+    sr: int = SAMPLE_RATE
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.sources, self.stems, strict=True))
+
+
+class Separator(ABC):
+    """Splits a mono waveform into named sources at the caller's sample rate."""
+
+    name: str
+    sources: tuple[str, ...]
+
+    @abstractmethod
+    def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """``audio`` ``[samples]`` at ``sr`` Hz → ``{source: [samples] float32 at sr Hz}``."""
+
+    def separation(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> Separation:
+        """:meth:`separate` as a :class:`Separation`, checked for shape and finite values."""
+        stems = self.separate(audio, sr)
+        array = np.stack([np.asarray(stems[name], dtype=np.float32) for name in self.sources])
+        if array.shape[1] != len(audio):
+            raise SeparationError(
+                f"{self.name}: sources have {array.shape[1]} samples, the track {len(audio)}"
+            )
+        if not np.all(np.isfinite(array)):
+            raise SeparationError(f"{self.name}: separation produced NaN or infinite samples")
+        return Separation(self.name, self.sources, array, sr)
+
+
+class ReferenceSeparator(Separator):
+    """The true stems a catalogue ships for one of its tracks (no separation error at all)."""
+
+    name = "reference"
+
+    def __init__(self, catalogue: Catalogue, track_id: str) -> None:
+        if not catalogue.has_stems:
+            raise SeparationError(
+                f"the {catalogue.name} catalogue has no true stems; use a spleeter separator"
+            )
+        self.catalogue, self.track_id = catalogue, track_id
+        self.sources = tuple(catalogue.stem_names)
+
+    def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        stems = self.catalogue.load_stems(self.track_id, sr=sr)
+        n = min(len(audio), *(len(s) for s in stems.values()))
+        if len(audio) - n > sr // 100:
+            raise SeparationError(
+                f"{self.track_id}: the reference stems are {n} samples long, the track {len(audio)}"
+            )
+        return {name: np.pad(stems[name][:n], (0, len(audio) - n)) for name in self.sources}
+
+
+_SPLEETER_LOCK = threading.Lock()
+_SPLEETER_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def weights_hint(model: str) -> str:
+    if model == "2stems":
+        return "run: lemons setup weights"
+    return (
+        f"run `lemons setup weights --model {model}` where Deezer's release files can be downloaded, "
+        "or use --separator reference or spleeter:2stems"
+    )
+
+
+class SpleeterSeparator(Separator):
+    """Deezer's Spleeter (``model`` = ``5stems``, ``4stems`` or ``2stems``) with its official weights.
+
+    Raises:
+        SeparationError: the weights are not installed (Spleeter would otherwise try to download them,
+            or silently run untrained weights from a folder without a checkpoint).
+    """
+
+    def __init__(self, model: str = "5stems", model_dir: Path | str | None = None) -> None:
+        if model not in SPLEETER_MODELS:
+            raise SeparationError(
+                f"unknown Spleeter model {model!r}; use one of {', '.join(SPLEETER_MODELS)}"
+            )
+        self.model = model
+        self.name = f"spleeter:{model}"
+        self.sources = SPLEETER_MODELS[model]
+        self.model_dir = Path(model_dir or get_settings().spleeter_model_dir).resolve()
+        missing = missing_checkpoint_files(self.model_dir, model)
+        if missing:
+            raise SeparationError(
+                f"Spleeter {model} weights are missing from {self.model_dir / model} "
+                f"({', '.join(missing)}); {weights_hint(model)}"
+            )
+
+    def _spleeter(self) -> Any:
+        key = (self.model, str(self.model_dir))
+        if key not in _SPLEETER_CACHE:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            import tensorflow as tf
+            from spleeter.separator import Separator as Spleeter
+
+            tf.get_logger().setLevel("ERROR")
+            spleeter = Spleeter(f"spleeter:{self.model}", multiprocess=False)
+            # An absolute model_dir is used as is: Spleeter never looks at MODEL_PATH or downloads.
+            spleeter._params["model_dir"] = str(self.model_dir / self.model)
+            _SPLEETER_CACHE[key] = spleeter
+        return _SPLEETER_CACHE[key]
+
+    def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        stereo = np.repeat(resample(audio, sr, SPLEETER_RATE)[:, None], 2, axis=1)
+        with _SPLEETER_LOCK:  # one TensorFlow graph per model; Streamlit may call from several threads
+            try:
+                prediction = self._spleeter().separate(stereo)
+            except Exception as exc:  # TensorFlow raises many kinds
+                raise SeparationError(f"{self.name} failed: {type(exc).__name__}: {exc}") from exc
+        result = {}
+        for name in self.sources:
+            mono = resample(np.asarray(prediction[name], dtype=np.float32).mean(axis=1), SPLEETER_RATE, sr)
+            result[name] = np.pad(mono[: len(audio)], (0, max(0, len(audio) - len(mono))))
+        return result
+
+
+def spleeter_models_installed(model_dir: Path | str | None = None) -> list[str]:
+    """Spleeter models whose official weights are complete in ``model_dir`` (best first)."""
+    model_dir = model_dir or get_settings().spleeter_model_dir
+    return [model for model in SPLEETER_MODELS if not missing_checkpoint_files(model_dir, model)]
+
+
+def available_separators(
+    catalogue: Catalogue | None = None, model_dir: Path | str | None = None
+) -> list[str]:
+    """Backends usable for tracks of ``catalogue`` right now, best first."""
+    names = ["reference"] if catalogue is not None and catalogue.has_stems else []
+    return names + [f"spleeter:{model}" for model in spleeter_models_installed(model_dir)]
+
+
+def get_separator(
+    name: str | None = None,
+    catalogue: Catalogue | None = None,
+    track_id: str | None = None,
+    model_dir: Path | str | None = None,
+) -> Separator:
+    """The backend called ``name``, or the best available one for the track when ``name`` is None."""
+    if name is None:
+        choices = available_separators(catalogue, model_dir)
+        if not choices:
+            raise SeparationError(
+                "no separator is available: install Spleeter's weights (lemons setup weights)"
+            )
+        name = choices[0]
+    if name == "reference":
+        if catalogue is None or track_id is None:
+            raise SeparationError("the reference separator needs a catalogue track with true stems")
+        return ReferenceSeparator(catalogue, track_id)
+    if name.startswith("spleeter:"):
+        return SpleeterSeparator(name.split(":", 1)[1], model_dir)
+    raise SeparationError(f"unknown separator {name!r}; use one of {', '.join(SEPARATORS)}")
+
+
+def separate_cached(
+    separator: Separator, audio: np.ndarray, sr: int = SAMPLE_RATE, cache_dir: Path | str | None = None
+) -> Separation:
+    """Separate ``audio`` ``[samples]`` at ``sr`` Hz, reusing ``<cache_dir>/separation/`` for Spleeter.
+
+    The cache key is the audio's SHA-256 and the backend; the reference stems are read directly.
+    """
+    if isinstance(separator, ReferenceSeparator) or cache_dir is None:
+        return separator.separation(audio, sr)
+    key = sha256_array(np.asarray(audio, dtype=np.float32))
+    path = Path(cache_dir) / "separation" / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
+    if path.is_file():
+        try:
+            cached = load_npz(path)
+            if tuple(str(s) for s in cached["sources"]) == separator.sources:
+                return Separation(separator.name, separator.sources, cached["stems"], sr)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache entry: separate again and overwrite it
+    separation = separator.separation(audio, sr)
+    save_npz(path, stems=separation.stems, sources=np.array(separation.sources))
+    return separation

@@ -1,0 +1,165 @@
+"""Explaining catalogue tracks end to end: the explanation cache, listenable files, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from explanations.listen import highlight
+from explanations.pipeline import ExplainSettings, explain_audio, explain_track
+from lemons.catalogue.builtin import BuiltinCatalogue
+from lemons.cli import main as lemons_main
+from lemons.errors import AudioError, ConfigError, SeparationError
+from recsys.checkpoint import load_checkpoint, save_checkpoint
+from recsys.model import FCN
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained FCN (seeded) saved as a checkpoint: its relevance varies with the input."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "listener.pt"
+    return save_checkpoint(
+        path,
+        FCN(),
+        user="listener",
+        dataset="builtin",
+        data_fingerprint="-",
+        config={},
+        metrics={},
+        selection="",
+        epoch=0,
+        revision="test",
+    )
+
+
+@pytest.fixture(scope="module")
+def catalogue(tiny_catalogue_dir: Path) -> BuiltinCatalogue:
+    return BuiltinCatalogue(tiny_catalogue_dir)
+
+
+def test_a_repeated_request_comes_from_the_cache(model_path, catalogue, tmp_path: Path) -> None:
+    recommender = load_checkpoint(model_path)
+    track_id = catalogue.ids[5]
+    settings = ExplainSettings("time+source", n_samples=64, seed=2)
+    first = explain_track(recommender, catalogue, track_id, settings, cache_dir=tmp_path)
+    assert not first.cached and first.explanation.separator == "reference"
+    assert first.explanation.n_samples == 64 and len(first.explanation.weights) == 25
+    assert set(first.explanation.timings) >= {"separation_s", "scoring_s", "surrogate_s", "total_s"}
+    again = explain_track(recommender, catalogue, track_id, settings, cache_dir=tmp_path)
+    assert again.cached and again.explanation.weights == first.explanation.weights
+    # every part of the request is part of the key
+    other_seed = explain_track(
+        recommender, catalogue, track_id, ExplainSettings("time+source", 64, 3), cache_dir=tmp_path
+    )
+    assert not other_seed.cached and other_seed.explanation.weights != first.explanation.weights
+    # the relevance explained is the recommender's for the whole track
+    audio = catalogue.load_audio(track_id)
+    with torch.inference_mode():
+        expected = float(recommender.model.relevance(torch.from_numpy(audio[None, : 5 * (len(audio) // 5)])))
+    assert first.explanation.relevance == pytest.approx(expected, abs=1e-5)
+    # a damaged cache entry is recomputed, never trusted
+    for entry in (tmp_path / "explanations").glob("*.json"):
+        entry.write_text("{not json")
+    assert not explain_track(recommender, catalogue, track_id, settings, cache_dir=tmp_path).cached
+
+
+def test_top_k_audio_is_the_components_as_heard_trimmed_of_silence(model_path, catalogue) -> None:
+    recommender = load_checkpoint(model_path)
+    result = explain_track(recommender, catalogue, catalogue.ids[2], ExplainSettings("source", 64, 0))
+    explanation, factorization = result.explanation, result.factorization
+    top = highlight(explanation, factorization, 3)
+    assert top.indices == explanation.top_k(3)
+    assert list(top.rows) == [factorization.names[i] for i in top.indices]  # one row per source
+    assert all(explanation.weights[i] > 0 for i in top.indices)
+    start = int(round(top.start * factorization.sr))
+    summed = factorization.components[top.indices].sum(axis=0)
+    np.testing.assert_allclose(top.audio, summed[start : start + len(top.audio)], atol=1e-6)
+    assert np.max(np.abs(summed[:start]), initial=0) < 1e-4  # only silence was cut
+
+
+def test_bad_requests_fail_clearly(model_path, catalogue) -> None:
+    recommender = load_checkpoint(model_path)
+    audio = catalogue.load_audio(catalogue.ids[0])
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        explain_audio(
+            recommender, np.where(np.arange(len(audio)) == 9, np.nan, audio), ExplainSettings("time")
+        )
+    with pytest.raises(AudioError, match="silent"):
+        explain_audio(recommender, np.zeros_like(audio), ExplainSettings("time"))
+    with pytest.raises(AudioError, match="at least 5 s"):
+        explain_audio(recommender, audio[:16_000], ExplainSettings("time"))
+    with pytest.raises(ConfigError, match="needs a separator"):
+        explain_audio(recommender, audio, ExplainSettings("source"))
+    with pytest.raises(ConfigError, match="unknown explanation type"):
+        ExplainSettings("melody")
+    with pytest.raises(ConfigError, match="whole number ≥ 2"):
+        ExplainSettings("time", n_samples=1)
+    with pytest.raises(SeparationError, match="weights are missing"):
+        explain_track(recommender, catalogue, catalogue.ids[0], ExplainSettings("source"), "spleeter:5stems")
+
+
+@pytest.mark.parametrize("kind", ["time", "source", "time+source"])
+def test_explain_command_writes_listenable_files_a_report_and_a_figure(
+    kind, model_path, tiny_catalogue_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
+    track_id = BuiltinCatalogue(tiny_catalogue_dir).ids[7]
+    out = tmp_path / "out"
+    args = [
+        "explain",
+        "--user",
+        "listener",
+        "--model",
+        str(model_path),
+        "--track",
+        track_id,
+        "--type",
+        kind,
+        "--n-samples",
+        "48",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert lemons_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "fidelity (R²):" in printed and "Top Highlight:" in printed
+    report = json.loads((out / "explanation.json").read_text())
+    assert report["type"] == kind and report["track"] == track_id
+    n_segments = 1 if kind == "source" else 5  # a source explanation covers the whole track
+    assert report["parameters"] == {"n_samples": 48, "seed": 1, "n_segments": n_segments, "k": 3}
+    assert report["separator"] == (None if kind == "time" else "reference")
+    n_components = {"time": 5, "source": 5, "time+source": 25}[kind]
+    assert len(report["components"]) == n_components
+    assert -1.0 <= report["fidelity"] <= 1.0 and 0.0 <= report["relevance"] <= 1.0
+    assert report["top_highlight"]["components"] == report["top_3"]["components"][:1]
+    for name in ("top_highlight", "top_3"):
+        info = sf.info(str(out / f"{name}.wav"))
+        assert info.samplerate == 16_000 and info.subtype == "PCM_16" and info.channels == 1
+    assert (out / "explanation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same request again is answered from the cache
+    assert lemons_main(args) == 0
+    assert "(from the cache)" in capsys.readouterr().out
+
+
+def test_explain_command_reports_errors_without_a_traceback(
+    model_path, tiny_catalogue_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
+    args = ["explain", "--user", "listener", "--model", str(model_path), "--out", str(tmp_path)]
+    assert lemons_main([*args, "--track", "no-such-track"]) != 0
+    assert "no track with id 'no-such-track'" in capsys.readouterr().err
+    track_id = BuiltinCatalogue(tiny_catalogue_dir).ids[0]
+    assert (
+        lemons_main([*args, "--track", track_id, "--separator", "spleeter:4stems", "--type", "source"]) != 0
+    )
+    assert "lemons setup weights --model 4stems" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing half-written
