@@ -1,7 +1,8 @@
 """audioLIME: perturb a track's components, score them with the recommender, fit LIME's surrogate.
 
-The parts follow SPEC §4 and can be swapped one at a time: :func:`sample_perturbations`,
-:func:`score_perturbations` (any :data:`RelevanceFn`), :func:`kernel` and :func:`fit_surrogate`
+The parts follow SPEC §4 and can be swapped one at a time: :func:`sample_perturbations`, a
+:class:`PerturbationScorer` (:class:`WaveformScorer` for any relevance function of waveforms,
+:class:`explanations.engine.FCNScorer` for the recommender), :func:`kernel` and :func:`fit_surrogate`
 (``lime.lime_base.LimeBase`` with a kernel-weighted ``Ridge``). :func:`explain` runs them in order.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -26,7 +28,7 @@ from recsys.model import FCN
 DEFAULT_SAMPLES = 2048  # N_s in LEMONS; the audioLIME paper used 2**14
 KERNEL_WIDTH = 0.25
 RIDGE_ALPHA = 1.0
-#: Perturbed inputs composed and scored at once (bounds memory: 16 × 30 s × 4 B ≈ 31 MB).
+#: Perturbed waveforms composed and scored at once (bounds memory: 16 × 30 s × 4 B ≈ 31 MB).
 SCORE_BATCH = 16
 
 #: Relevance of a batch of 16 kHz mono inputs: ``[batch, samples]`` float32 → ``[batch]`` in [0, 1].
@@ -54,33 +56,64 @@ def sample_perturbations(n_components: int, n_samples: int = DEFAULT_SAMPLES, se
     return masks
 
 
+class PerturbationScorer(Protocol):
+    """Relevance ``[n]`` (float64, in [0, 1]) of the perturbed inputs given by masks ``[n, n_components]``."""
+
+    def __call__(self, masks: np.ndarray, on_progress: ProgressFn | None = None) -> np.ndarray: ...
+
+
+class WaveformScorer:
+    """Composes each perturbed waveform and scores it with any :data:`RelevanceFn`.
+
+    With ``deduplicate`` (the default) each distinct mask is composed and scored once and the result
+    spread back to every row, which equals scoring each row; without it every row is scored, in
+    batches of ``batch_size``, as the original audioLIME pipeline did.
+    """
+
+    def __init__(
+        self,
+        factorization: Factorization,
+        relevance: RelevanceFn,
+        batch_size: int = SCORE_BATCH,
+        deduplicate: bool = True,
+    ) -> None:
+        self.factorization, self.relevance = factorization, relevance
+        self.batch_size, self.deduplicate = batch_size, deduplicate
+
+    def __call__(self, masks: np.ndarray, on_progress: ProgressFn | None = None) -> np.ndarray:
+        if self.deduplicate:
+            distinct, inverse = np.unique(masks, axis=0, return_inverse=True)
+        else:
+            distinct, inverse = masks, np.arange(len(masks))
+        values = np.empty(len(distinct), dtype=np.float64)
+        for start in range(0, len(distinct), self.batch_size):
+            chunk = distinct[start : start + self.batch_size]
+            values[start : start + len(chunk)] = self.relevance(self.factorization.compose(chunk))
+            if on_progress is not None:
+                on_progress(start + len(chunk), len(distinct))
+        return values[inverse.ravel()]
+
+
 def score_perturbations(
-    factorization: Factorization,
     masks: np.ndarray,
-    relevance: RelevanceFn,
-    batch_size: int = SCORE_BATCH,
+    scorer: PerturbationScorer,
     progress: bool = False,
     on_progress: ProgressFn | None = None,
 ) -> np.ndarray:
-    """Relevance ``[n_masks]`` (float64) of every perturbed input.
+    """Relevance ``[n_masks]`` (float64) of every perturbed input, with a progress bar if asked."""
+    with tqdm(total=1, desc="score perturbations", disable=not progress) as bar:
 
-    Each distinct mask is composed and scored once (a time-only or source-only explanation has at most
-    2^5 of them), and the results are spread back to every row, so they equal scoring each row.
-    """
-    distinct, inverse = np.unique(masks, axis=0, return_inverse=True)
-    values = np.empty(len(distinct), dtype=np.float64)
-    with tqdm(total=len(distinct), desc="score perturbations", unit="input", disable=not progress) as bar:
-        for start in range(0, len(distinct), batch_size):
-            chunk = distinct[start : start + batch_size]
-            values[start : start + len(chunk)] = np.asarray(
-                relevance(factorization.compose(chunk)), np.float64
-            )
-            bar.update(len(chunk))
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
             if on_progress is not None:
-                on_progress(start + len(chunk), len(distinct))
-    if not np.all(np.isfinite(values)):
+                on_progress(done, total)
+
+        values = np.asarray(scorer(masks, report), dtype=np.float64)
+    if values.shape != (len(masks),) or not np.all(np.isfinite(values)):
         raise ExplanationError("the recommender returned NaN or infinite relevance for some perturbed inputs")
-    return values[inverse.ravel()]
+    return values
 
 
 def kernel(distances: np.ndarray, width: float = KERNEL_WIDTH) -> np.ndarray:
@@ -146,10 +179,16 @@ class Explanation:
     n_distinct: int = 0  # distinct perturbations scored
     timings: dict[str, float] = field(default_factory=dict)
 
-    def top_k(self, k: int = 3) -> list[int]:
-        """Indices of the (at most) ``k`` largest positive weights, largest first; silent ones skipped."""
-        order = np.argsort(-np.asarray(self.weights), kind="stable")
-        chosen = [int(i) for i in order if self.weights[i] > 0 and i not in self.silent]
+    def top_k(self, k: int = 3, towards_relevance: bool = False) -> list[int]:
+        """Indices of the (at most) ``k`` largest positive weights, largest first; silent ones skipped.
+
+        The weights are those of the explained ``label``; with ``towards_relevance`` they are those
+        pushing the relevance up (the same, sign-flipped when ``label`` is 0: LIME's two-class fits are
+        mirror images).
+        """
+        weights = np.asarray(self.weights) * (-1 if towards_relevance and self.label == 0 else 1)
+        order = np.argsort(-weights, kind="stable")
+        chosen = [int(i) for i in order if weights[i] > 0 and i not in self.silent]
         return chosen[:k]
 
     def weight_grid(self) -> np.ndarray:
@@ -166,7 +205,7 @@ class Explanation:
 
 def explain(
     factorization: Factorization,
-    relevance: RelevanceFn,
+    scorer: PerturbationScorer,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     separator: str | None = None,
@@ -181,7 +220,7 @@ def explain(
     """
     started = time.perf_counter()
     masks = sample_perturbations(factorization.n_components, n_samples, seed)
-    values = score_perturbations(factorization, masks, relevance, progress=progress, on_progress=on_progress)
+    values = score_perturbations(masks, scorer, progress=progress, on_progress=on_progress)
     scored = time.perf_counter()
     if np.ptp(values) < 1e-9:
         raise ExplanationError(

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, explain, recommender_relevance
+from explanations.engine import FCNScorer
+from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, explain
 from explanations.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
 from explanations.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
@@ -127,7 +128,7 @@ def explain_audio(
         return TrackExplanation(cached, factorization, track_id, cached=True)
     explanation = explain(
         factorization,
-        recommender_relevance(recommender.model, device),
+        FCNScorer(recommender.model, factorization, device),
         settings.n_samples,
         settings.seed,
         separator_name,

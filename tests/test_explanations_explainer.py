@@ -10,6 +10,8 @@ from sklearn.linear_model import Ridge
 
 from explanations.explainer import (
     KERNEL_WIDTH,
+    Explanation,
+    WaveformScorer,
     explain,
     fit_surrogate,
     kernel,
@@ -67,10 +69,12 @@ def segment_listener(audio: np.ndarray, segment: int, n_segments: int = 5):
 def test_a_recommender_that_hears_only_drums_is_explained_by_drums(track) -> None:
     audio, separation = track
     drums = separation.stems[separation.sources.index("drums")]
-    source = explain(factorize("source", audio, separation), drums_listener(drums), n_samples=256, seed=0)
+    factorization = factorize("source", audio, separation)
+    source = explain(factorization, WaveformScorer(factorization, drums_listener(drums)), 256, seed=0)
     assert source.component_names[source.top_k(1)[0]] == "drums"
     assert source.fidelity > 0.9
-    both = explain(factorize("time+source", audio, separation), drums_listener(drums), n_samples=512, seed=0)
+    factorization = factorize("time+source", audio, separation)
+    both = explain(factorization, WaveformScorer(factorization, drums_listener(drums)), 512, seed=0)
     top = [both.component_names[i] for i in both.top_k(5)]
     assert all(name.startswith("drums") for name in top), top
     grid = both.weight_grid()  # sources × segments
@@ -81,7 +85,10 @@ def test_a_recommender_that_hears_only_drums_is_explained_by_drums(track) -> Non
 @pytest.mark.parametrize("kind", ["time", "time+source"])
 def test_a_recommender_that_hears_only_segment_3_is_explained_by_segment_3(track, kind: str) -> None:
     audio, separation = track
-    explanation = explain(factorize(kind, audio, separation), segment_listener(audio, 3), 512, seed=1)
+    factorization = factorize(kind, audio, separation)
+    explanation = explain(
+        factorization, WaveformScorer(factorization, segment_listener(audio, 3)), 512, seed=1
+    )
     top = explanation.top_k(3 if kind == "time+source" else 1)
     assert top and all(i // len(explanation.sources) == 3 for i in top), explanation.component_names
     if kind == "time":
@@ -109,7 +116,7 @@ def test_distinct_perturbations_are_scored_once_with_the_same_result(track) -> N
         inputs_seen.append(len(batch))
         return listener(batch)
 
-    values = score_perturbations(factorization, masks, counting)
+    values = score_perturbations(masks, WaveformScorer(factorization, counting))
     assert sum(inputs_seen) == len(np.unique(masks, axis=0)) <= 32
     every_row = np.concatenate(
         [listener(factorization.compose(masks[i : i + 64])) for i in range(0, 2048, 64)]
@@ -141,18 +148,21 @@ def test_surrogate_is_limes_kernel_weighted_ridge_and_fidelity_its_weighted_r2()
 def test_explanations_are_repeatable_for_a_seed(track) -> None:
     audio, separation = track
     factorization = factorize("time+source", audio, separation)
-    listener = drums_listener(separation.stems[2])
-    first = explain(factorization, listener, 128, seed=5)
-    assert explain(factorization, listener, 128, seed=5).weights == first.weights
-    assert explain(factorization, listener, 128, seed=6).weights != first.weights
+    scorer = WaveformScorer(factorization, drums_listener(separation.stems[2]))
+    first = explain(factorization, scorer, 128, seed=5)
+    assert explain(factorization, scorer, 128, seed=5).weights == first.weights
+    assert explain(factorization, scorer, 128, seed=6).weights != first.weights
 
 
 def test_a_recommender_that_ignores_everything_cannot_be_explained(track) -> None:
     audio, _ = track
+    factorization = factorize("time", audio)
+    constant = WaveformScorer(factorization, lambda batch: np.full(len(batch), 0.7))
     with pytest.raises(ExplanationError, match=r"same relevance \(0.7000\).*R²\) is undefined"):
-        explain(factorize("time", audio), lambda batch: np.full(len(batch), 0.7), 64)
+        explain(factorization, constant, 64)
+    broken = WaveformScorer(factorization, lambda batch: np.full(len(batch), np.nan))
     with pytest.raises(ExplanationError, match="NaN or infinite relevance"):
-        explain(factorize("time", audio), lambda batch: np.full(len(batch), np.nan), 64)
+        explain(factorization, broken, 64)
 
 
 def test_silent_components_are_never_highlighted(track) -> None:
@@ -164,6 +174,20 @@ def test_silent_components_are_never_highlighted(track) -> None:
     def louder_is_better(batch: np.ndarray) -> np.ndarray:  # every audible component has weight
         return sigmoid(20 * np.sqrt(np.mean(batch**2, axis=1)) - 1)
 
-    explanation = explain(factorize("source", stems.sum(axis=0), silent), louder_is_better, 128)
+    factorization = factorize("source", stems.sum(axis=0), silent)
+    explanation = explain(factorization, WaveformScorer(factorization, louder_is_better), 128)
     assert explanation.silent == [1]
     assert 1 not in explanation.top_k(5)
+
+
+def test_top_k_towards_relevance_reads_a_not_relevant_explanation_in_mirror() -> None:
+    names = ["vocals", "piano", "drums", "bass", "other"]
+    explanation = Explanation(
+        kind="source", component_names=names, sources=names, n_segments=1,
+        weights=[0.3, -0.2, -0.5, 0.1, -0.05], intercept=0.5, fidelity=0.9, local_prediction=0.8,
+        relevance=0.2, label=0, n_samples=64, seed=0, separator="reference",
+    )  # fmt: skip
+    assert explanation.top_k(2) == [0, 3]  # what makes it "not relevant"
+    assert explanation.top_k(3, towards_relevance=True) == [2, 1, 4]  # what raises the relevance
+    explanation.label = 1
+    assert explanation.top_k(2, towards_relevance=True) == [0, 3]

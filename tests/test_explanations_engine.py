@@ -1,0 +1,79 @@
+"""The fast engine gives the recommender's own relevance for every perturbation, exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explanations.engine import FCNScorer, column_groups, frame_receptive_field
+from explanations.explainer import WaveformScorer, recommender_relevance, sample_perturbations
+from explanations.factorization import factorize
+from explanations.separation import Separation
+from lemons.catalogue.builtin import BuiltinCatalogue
+from recsys.model import FCN
+
+
+@pytest.fixture(scope="module")
+def model() -> FCN:
+    torch.manual_seed(1)
+    model = FCN()
+    for module in model.modules():  # non-trivial batch-norm statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def long_separation(tiny_catalogue_dir: Path) -> Separation:
+    """Four tiny-catalogue tracks joined into one 24 s track, with their true stems."""
+    catalogue = BuiltinCatalogue(tiny_catalogue_dir)
+    parts = [catalogue.load_stems(track_id) for track_id in catalogue.ids[:4]]
+    names = tuple(parts[0])
+    stems = np.stack([np.concatenate([part[name] for part in parts]) for name in names])
+    return Separation("reference", names, stems)
+
+
+def test_receptive_field_of_the_last_map() -> None:
+    assert frame_receptive_field(0) == (-31, 62)
+    assert frame_receptive_field(10) == (289, 382)  # 94 frames ≈ 1.5 s at hop 256
+
+
+def test_column_groups_cover_every_column_once(long_separation: Separation) -> None:
+    factorization = factorize("time+source", long_separation.stems.sum(axis=0), long_separation)
+    n_frames = factorization.n_samples // 256 + 1
+    groups = column_groups(factorization, n_frames, 256, 512)
+    covered = [c for g in groups for c in range(g.first, g.stop)]
+    assert covered == list(range(n_frames // 32))
+    # 4.8 s segments: one group inside each segment, one across each boundary
+    assert [len(g.components) // 5 for g in groups] == [1, 2, 1, 2, 1, 2, 1, 2, 1]
+    assert all(g.frames[0] % 32 == 0 for g in groups)
+
+
+@pytest.mark.parametrize("kind", ["time", "source", "time+source"])
+def test_engine_equals_scoring_every_composed_waveform(kind, model, long_separation) -> None:
+    audio = long_separation.stems.sum(axis=0)
+    factorization = factorize(kind, audio, long_separation)
+    masks = sample_perturbations(factorization.n_components, 40, seed=3)
+    masks[1] = 0  # nothing switched on: silence
+    fast = FCNScorer(model, factorization)(masks)
+    naive = WaveformScorer(factorization, recommender_relevance(model), batch_size=5, deduplicate=False)(
+        masks
+    )
+    np.testing.assert_allclose(fast, naive, atol=1e-5, rtol=0)
+    assert np.ptp(naive) > 1e-3  # the masks change the relevance: the comparison means something
+
+
+def test_engine_on_short_segments_spanning_several_receptive_fields(model, tiny_catalogue_dir) -> None:
+    catalogue = BuiltinCatalogue(tiny_catalogue_dir)
+    track_id = catalogue.ids[9]
+    stems = catalogue.load_stems(track_id)
+    separation = Separation("reference", tuple(stems), np.stack(list(stems.values())))
+    factorization = factorize("time+source", catalogue.load_audio(track_id), separation, n_segments=5)
+    masks = sample_perturbations(25, 24, seed=0)
+    fast = FCNScorer(model, factorization)(masks)
+    naive = WaveformScorer(factorization, recommender_relevance(model))(masks)
+    np.testing.assert_allclose(fast, naive, atol=1e-5, rtol=0)
