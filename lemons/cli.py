@@ -218,7 +218,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         f"N_s={explanation.n_samples}, seed {explanation.seed}"
         + (" (from the cache)" if result.cached else f", {explanation.timings['total_s']:.1f} s")
     )
-    print(f"fidelity (R²): {explanation.fidelity:.3f}")
+    explained = "relevant" if explanation.label == 1 else "not relevant (relevance below 0.5)"
+    print(f"explains why the track is {explained}; fidelity (R²): {explanation.fidelity:.3f}")
     print(f"Top Highlight: {', '.join(data['top_highlight']['descriptions']) or 'none (no positive weight)'}")
     print(f"Top-{args.k}: {'; '.join(data[f'top_{args.k}']['descriptions']) or 'none'}")
     print(f"written to {args.out}: {', '.join(Path(p).name for p in data['files'].values())}")
