@@ -1,0 +1,343 @@
+"""LEMONS demo page: ``streamlit run explanations/lemons.py``.
+
+A thin page over the library: pick a persona, see their profile and recommendations, listen to a
+track with its waveform, and compute a listenable explanation of why it was recommended.
+Works offline on the built-in catalogue (no external images, fonts or scripts).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from a checkout
+
+import pandas as pd
+import streamlit as st
+
+from explanations import illustrations, ui
+from explanations.figures import draw_explanation
+from explanations.listen import highlight
+from explanations.pipeline import ExplainSettings, explain_track
+from explanations.separation import available_separators
+from lemons.catalogue import open_catalogue
+from lemons.catalogue.base import Catalogue
+from lemons.config import get_settings
+from lemons.errors import LemonsError
+from lemons.personas import DEMO_PERSONAS, PERSONAS, avatar_png, get_persona, history_of, profile
+from recsys.checkpoint import Recommender, find_model, load_checkpoint
+from recsys.data import load_dataset
+from recsys.evaluate import stale_warning
+from recsys.inference import resolve_device
+from recsys.ranking import rank_tracks
+
+TYPES = {
+    "Time": (
+        "time",
+        "The track is cut into 5 equal segments. The explanation tells which moments of the track "
+        "made it relevant for you.",
+    ),
+    "Source": (
+        "source",
+        "The track is separated into its sources (vocals, piano, drums, bass, other). The explanation "
+        "tells which instruments made it relevant for you.",
+    ),
+    "Time + Source": (
+        "time+source",
+        "Both: every source inside every segment (25 components), e.g. the drums between 12 and 18 s.",
+    ),
+}
+CATALOGUES = {
+    "test": "your held-out test tracks",
+    "builtin": "the whole built-in catalogue",
+    "musdb18": "musdb18",
+    "folder": "a folder of your own audio",
+    "upload": "an uploaded file",
+}
+TOP_N = 10
+
+
+# ----------------------------------------------------------------------------- cached resources
+
+
+@st.cache_resource(show_spinner="loading the recommender…")
+def recommender_of(user: str) -> Recommender:
+    return load_checkpoint(find_model(user), resolve_device(get_settings().device))
+
+
+@st.cache_resource(show_spinner="opening the catalogue…")
+def catalogue_of(kind: str, path: str | None) -> Catalogue:
+    return open_catalogue(kind, path)
+
+
+@st.cache_data(show_spinner=False)
+def picture(kind: str) -> bytes:
+    return (
+        illustrations.recommender_picture()
+        if kind == "recommender"
+        else illustrations.components_picture(kind)
+    )
+
+
+@st.cache_data(show_spinner=False)
+def avatar(name: str) -> bytes:
+    return avatar_png(get_persona(name), 160)
+
+
+@st.cache_data(show_spinner=False)
+def stale_message(user: str) -> str | None:
+    return stale_warning(recommender_of(user), load_dataset("builtin"), user)
+
+
+# ----------------------------------------------------------------------------- page sections
+
+
+def sidebar() -> tuple[bool, int, int]:
+    """How it works, and the advanced settings: (show planted personas, N_s, seed)."""
+    with st.sidebar:
+        st.header("How does it work?")
+        st.markdown(
+            "**The recommender.** For every user a neural network (an FCN) has learned from the audio "
+            "of the tracks they played which tracks they like. It hears a track as a mel spectrogram "
+            "and answers with a *relevance* between 0 and 1."
+        )
+        st.image(picture("recommender"))
+        st.markdown(
+            "**The explanation (audioLIME).** The track is split into components you can listen to. "
+            "Thousands of versions of the track with some components switched off are scored by the "
+            "recommender; a linear model fitted to those scores tells how much each component drove "
+            "the relevance. You hear the components that mattered most."
+        )
+        for label, (kind, text) in TYPES.items():
+            st.markdown(f"**{label}.** {text}")
+            st.image(picture(kind))
+        st.divider()
+        advanced = st.toggle("advanced", value=False, help="planted-taste personas and sampling settings")
+        n_samples, seed = 2048, 0
+        if advanced:
+            n_samples = int(st.number_input("perturbations N_s", 16, 16384, 2048, step=256))
+            seed = int(st.number_input("seed", 0, 2**31 - 1, 0))
+    return advanced, n_samples, seed
+
+
+def persona_section(show_planted: bool) -> str:
+    """Persona choice and profile; returns the persona's name."""
+    st.header("1 · Who are you?")
+    names = [p.name for p in PERSONAS if show_planted or p.name in DEMO_PERSONAS]
+    name = st.selectbox(
+        "persona", names, format_func=lambda n: f"{n.capitalize()} — {get_persona(n).short}", key="persona"
+    )
+    persona = get_persona(name)
+    catalogue = catalogue_of("builtin", None)
+    summary = profile(persona, catalogue, history_of(persona, catalogue.triplets()))
+    left, right = st.columns([1, 4])
+    left.image(avatar(name), width=120)
+    right.subheader(name.capitalize())
+    right.write(persona.description)
+    right.write(
+        f"listened to **{summary.n_tracks}** tracks for a total of **{summary.n_events}** listening events"
+    )
+    right.write("top genres: " + ", ".join(f"{g} ({c})" for g, c in summary.genre_counts[:3]))
+    with st.expander(f"the tracks {name.capitalize()} listened to, by playcount"):
+        rows = [
+            {"plays": count, "title": t.title, "artist": t.artist, "genre": t.genre, "track": t.id}
+            for t, count in summary.top_tracks
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    message = stale_message(name)
+    if message:
+        st.warning(message)
+    return name
+
+
+def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None]:
+    """The catalogue to recommend from, and the track ids (None: all of it)."""
+    settings = get_settings()
+    options = ["test", "builtin", *(["musdb18"] if settings.musdb_dir else []), "folder", "upload"]
+    choice = st.radio("recommend from", options, format_func=CATALOGUES.get, horizontal=True, key="catalogue")
+    if choice == "test":
+        return catalogue_of("builtin", None), load_dataset("builtin").user(user).ids("test")
+    if choice in ("builtin", "musdb18"):
+        return catalogue_of(choice, None), None
+    if choice == "folder":
+        default = str(settings.audio_folder or "")
+        folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
+        if not folder:
+            st.info("give the folder that holds your audio files")
+            st.stop()
+        return catalogue_of("folder", folder), None
+    uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
+    if uploaded is None:
+        st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
+        st.stop()
+    return catalogue_of("folder", save_upload(uploaded.name, uploaded.getvalue())), None
+
+
+@st.cache_data(show_spinner=False)
+def save_upload(name: str, data: bytes) -> str:
+    """Store an uploaded file in a folder of its own (for a one-track folder catalogue)."""
+    folder = Path(tempfile.mkdtemp(prefix="lemons-upload-"))
+    (folder / Path(name).name).write_bytes(data)
+    return str(folder)
+
+
+def recommendations_section(user: str) -> tuple[Catalogue, str]:
+    """Top-10 of the chosen catalogue; returns the catalogue and the picked track id."""
+    st.header("2 · Your recommendations")
+    catalogue, ids = catalogue_choice(user)
+    recommender = recommender_of(user)
+    with st.spinner("scoring the tracks…"):
+        ranking = rank_tracks(recommender, catalogue, ids, cache_dir=get_settings().cache_dir, progress=False)
+    for track_id, reason in ranking.skipped:
+        st.warning(f"{track_id} was skipped: {reason}")
+    if not ranking.tracks:
+        st.error("none of these tracks could be scored; choose another catalogue")
+        st.stop()
+    top = ranking.top(TOP_N)
+    table = pd.DataFrame(
+        [
+            {
+                "rank": i + 1,
+                "title": catalogue[r.track_id].title,
+                "artist": catalogue[r.track_id].artist,
+                "genre": catalogue[r.track_id].genre,
+                "relevance": round(r.relevance, 3),
+            }
+            for i, r in enumerate(top)
+        ]
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"relevance": st.column_config.ProgressColumn("relevance", min_value=0, max_value=1)},
+    )
+    st.header("3 · Listen")
+    labels = {
+        r.track_id: f"{i + 1}. {catalogue[r.track_id].title} — {catalogue[r.track_id].artist}"
+        for i, r in enumerate(top)
+    }
+    track_id = st.selectbox("track", list(labels), format_func=labels.get, key="track")
+    relevance = next(r.relevance for r in top if r.track_id == track_id)
+    st.markdown(
+        "relevance for you: " + ui.badge(f"{relevance:.2f}", ui.scale_colour(relevance)),
+        unsafe_allow_html=True,
+    )
+    audio = catalogue.load_audio(track_id)
+    track = catalogue[track_id]
+    st.iframe(ui.player_html(audio, 16_000, f"{track.title} — {track.artist}"), height=120)
+    return catalogue, track_id
+
+
+def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+    st.header("4 · Why was it recommended?")
+    label = st.radio("explain by", list(TYPES), horizontal=True, key="type")
+    kind, text = TYPES[label]
+    left, right = st.columns([2, 3])
+    left.write(text)
+    right.image(picture(kind))
+    separator = None
+    if kind != "time":
+        choices = available_separators(catalogue)
+        if not choices:
+            st.error("no source separator is available: run `lemons setup weights` and reload the page")
+            return
+        separator = st.selectbox(
+            "source separator",
+            choices,
+            help="reference = the catalogue's true stems; spleeter = Deezer's separator",
+            key="separator",
+        )
+    settings = ExplainSettings(kind, n_samples, seed)
+    request = (user, catalogue.name, track_id, settings, separator)
+    if st.button("Compute Explanation", type="primary"):
+        st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
+    stored = st.session_state.get("explanation")
+    if stored is None or stored[0] != request:
+        st.caption("press **Compute Explanation** to hear why this track is recommended")
+        return
+    show_explanation(stored[1], user, catalogue, track_id)
+
+
+def compute(user, catalogue, track_id, settings, separator):
+    """Explain with a progress bar and a time estimate."""
+    bar = st.progress(0.0, text="separating the sources…" if settings.kind != "time" else "starting…")
+    started = time.perf_counter()
+
+    def on_progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        left = elapsed * (total - done) / done if done else float("nan")
+        bar.progress(
+            done / total, text=f"scoring the perturbed tracks: {done / total:.0%}, about {left:.0f} s left"
+        )
+
+    result = explain_track(
+        recommender_of(user),
+        catalogue,
+        track_id,
+        settings,
+        separator,
+        cache_dir=get_settings().cache_dir,
+        on_progress=on_progress,
+    )
+    bar.empty()
+    return result
+
+
+def show_explanation(result, user: str, catalogue: Catalogue, track_id: str) -> None:
+    explanation, factorization = result.explanation, result.factorization
+    took = "from the cache" if result.cached else f"computed in {explanation.timings.get('total_s', 0):.0f} s"
+    st.caption(
+        f"{explanation.kind} explanation, separator {explanation.separator or 'none'}, "
+        f"N_s = {explanation.n_samples}, seed {explanation.seed} — {took}"
+    )
+    st.markdown(
+        "fidelity: "
+        + ui.badge(f"{explanation.fidelity:.2f}", ui.scale_colour(explanation.fidelity))
+        + f" &nbsp; {ui.fidelity_meaning(explanation.fidelity)}",
+        unsafe_allow_html=True,
+    )
+    if explanation.label == 0:
+        st.info(
+            "The recommender's relevance for this track is below 0.5, so the explanation shows what "
+            "makes it *not* relevant for you."
+        )
+    for title, k in (("Top Highlight", 1), ("Top-3", 3)):
+        chosen = highlight(explanation, factorization, k)
+        st.subheader(title)
+        if chosen.empty:
+            st.write("no component has a positive weight")
+            continue
+        st.write("; ".join(chosen.descriptions))
+        st.iframe(ui.player_html(chosen.audio, chosen.sr, title), height=120)
+        for source, row in chosen.rows.items():
+            st.caption(source)
+            st.iframe(ui.player_html(row, chosen.sr, f"{title}: {source}", height=40), height=90)
+    with st.expander("all the weights (sources × segments)", expanded=True):
+        figure = draw_explanation(result, 3)
+        st.pyplot(figure)
+    track = catalogue[track_id]
+    context = {"user": user, "title": track.title, "artist": track.artist, "catalogue": catalogue.name}
+    st.download_button(
+        "download the explanation (WAVs, JSON report, figure)",
+        data=ui.outputs_zip(result, 3, context),
+        file_name=f"lemons-{user}-{track_id}-{explanation.kind.replace('+', '-')}.zip",
+        mime="application/zip",
+    )
+
+
+def main() -> None:
+    st.set_page_config(page_title="LEMONS", page_icon="🍋", layout="wide")
+    st.title("LEMONS: Listenable Explanations for Music recOmmeNder Systems")
+    show_planted, n_samples, seed = sidebar()
+    try:
+        user = persona_section(show_planted)
+        catalogue, track_id = recommendations_section(user)
+        explanation_section(user, catalogue, track_id, n_samples, seed)
+    except LemonsError as exc:
+        st.error(str(exc))
+
+
+main()
