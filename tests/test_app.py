@@ -1,0 +1,140 @@
+"""The demo page (explanations/lemons.py) driven by Streamlit's AppTest, section by section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+from lemons.config import PROJECT_ROOT, get_settings
+from lemons.personas import PERSONAS, get_persona
+from recsys.checkpoint import save_checkpoint
+from recsys.model import FCN
+
+APP = str(PROJECT_ROOT / "explanations" / "lemons.py")
+
+
+def publish_untrained_models(models_dir: Path, names: list[str]) -> None:
+    """One seeded, untrained FCN per persona: relevances vary from track to track and persona to persona."""
+    for seed, name in enumerate(names):
+        torch.manual_seed(seed)
+        save_checkpoint(
+            models_dir / f"{name}.pt", FCN(), user=name, dataset="builtin", data_fingerprint="other data",
+            config={}, metrics={}, selection="", epoch=0, revision="test",
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("models")
+    publish_untrained_models(folder, [p.name for p in PERSONAS])
+    return folder
+
+
+@pytest.fixture()
+def app(tiny_catalogue_dir: Path, app_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The page over the tiny catalogue, with an untrained model per persona and an empty cache."""
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
+    monkeypatch.setenv("LEMONS_MODELS_DIR", str(app_models))
+    monkeypatch.setenv("LEMONS_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def persona_names(at: AppTest) -> list[str]:
+    return [option.split(" — ")[0].lower() for option in at.selectbox(key="persona").options]
+
+
+def recommendation_titles(at: AppTest) -> list[str]:
+    return list(at.dataframe[-1].value["title"])
+
+
+def test_the_page_reads_top_to_bottom(app: AppTest) -> None:
+    assert app.title[0].value.startswith("LEMONS")
+    assert [h.value for h in app.header] == [
+        "1 · Who are you?", "2 · Your recommendations", "3 · Listen", "4 · Why was it recommended?",
+        "How does it work?",
+    ]  # fmt: skip
+    sidebar = "\n".join(m.value for m in app.sidebar.markdown)
+    for words in ("The recommender", "audioLIME", "Time", "Source", "Time + Source"):
+        assert words in sidebar
+    assert len(app.sidebar.get("image")) == 4  # a picture for the recommender and each explanation type
+    assert [b.label for b in app.button] == ["Compute Explanation"]
+    assert not app.error
+
+
+def test_changing_the_persona_updates_profile_and_recommendations(app: AppTest) -> None:
+    persona = app.selectbox(key="persona")
+    assert persona.value == "marko"
+    assert persona_names(app) == ["marko", "matteo", "johnny", "elizabeth", "nina", "paige", "sandra"]
+    assert get_persona("marko").description in texts(app)
+    assert "listened to **" in texts(app) and "listening events" in texts(app)
+    assert "trained on other data" in app.warning[0].value or "stale" in app.warning[0].value.lower()
+    before = recommendation_titles(app)
+    persona.set_value("sandra").run()
+    assert not app.exception
+    assert get_persona("sandra").description in texts(app)
+    assert get_persona("marko").description not in texts(app)
+    assert recommendation_titles(app) != before
+
+
+def test_planted_personas_appear_with_the_advanced_switch(app: AppTest) -> None:
+    app.sidebar.toggle[0].set_value(True).run()
+    assert {"clara", "ringo"} <= set(persona_names(app))
+    assert [n.label for n in app.sidebar.number_input] == ["perturbations N_s", "seed"]
+
+
+def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None:
+    from recsys.data import load_dataset
+
+    test_ids = load_dataset("builtin").user("marko").ids("test")
+    assert len(recommendation_titles(app)) == min(10, len(test_ids))
+    app.radio(key="catalogue").set_value("builtin").run()
+    assert len(recommendation_titles(app)) == 10  # the top-10 of 22 tracks
+    scores = list(app.dataframe[-1].value["relevance"])
+    assert scores == sorted(scores, reverse=True)
+    app.radio(key="catalogue").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(tiny_catalogue_dir / "no-such-folder")).run()
+    assert not app.exception and "no such folder" in app.error[0].value
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["Time", "Source", "Time + Source"])
+def test_compute_explanation_only_when_pressed_then_from_the_cache(app: AppTest, label: str) -> None:
+    app.sidebar.toggle[0].set_value(True).run()
+    app.sidebar.number_input[0].set_value(32).run()
+    app.radio(key="type").set_value(label).run()
+    assert "Top Highlight" not in [s.value for s in app.subheader]  # nothing computed on page load
+    if label != "Time":
+        assert app.selectbox(key="separator").value == "reference"
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    assert [s.value for s in app.subheader][-2:] == ["Top Highlight", "Top-3"] or "no component" in texts(app)
+    assert "fidelity:" in texts(app)
+    assert any("N_s = 32" in c.value and "computed in" in c.value for c in app.caption)
+    assert len(app.get("download_button")) == 1
+    app.button[0].click().run()  # the same request again
+    assert any("from the cache" in c.value for c in app.caption)
+
+
+def test_errors_are_messages_not_tracebacks(app: AppTest, app_models: Path, tmp_path, monkeypatch) -> None:
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    monkeypatch.setenv("LEMONS_MODELS_DIR", str(empty))
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    app.run()
+    assert not app.exception
+    assert "no model for user 'marko'" in app.error[0].value and "recsys/experiment.py" in app.error[0].value
