@@ -47,20 +47,14 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
     ax.figure.colorbar(image, ax=ax, fraction=0.03)
 
 
-def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
-    """One waveform row per source (Top-k components in red, Top Highlight labelled) and the grid."""
+def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[int]) -> None:
+    """One waveform row per source on ``axes``: the whole track in blue, the ``top`` components in red."""
     explanation, factorization = result.explanation, result.factorization
-    sources = explanation.sources
-    top = explanation.top_k(k)
-    figure = plt.figure(figsize=(10, 1.1 * len(sources) + 2.6), layout="constrained")
-    rows = figure.subfigures(2, 1, height_ratios=[1.1 * len(sources), 2.6])
-    axes = rows[0].subplots(len(sources), 1, sharex=True, squeeze=False)[:, 0]
     seg = factorization.segment_samples
     sr = factorization.sr
-    for ax, source in zip(axes, sources, strict=True):
+    for ax, source in zip(axes, explanation.sources, strict=True):
         members = [i for i in range(factorization.n_components) if factorization.source_of(i) == source]
-        full = np.sum(factorization.components[members], axis=0)
-        times, peaks = envelope(full, sr)
+        times, peaks = envelope(np.sum(factorization.components[members], axis=0), sr)
         ax.fill_between(times, -peaks, peaks, color=OTHER_COLOUR, alpha=0.35, linewidth=0)
         for index in top:
             if factorization.source_of(index) != source:
@@ -77,6 +71,33 @@ def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
         ax.set_yticks([])
         ax.set_xlim(0, factorization.n_samples / sr)
     axes[-1].set_xlabel("time (s)")
+
+
+def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
+    """The per-source rows with the Top-``k`` components marked (the app shows one per highlight)."""
+    n_sources = len(result.explanation.sources)
+    figure, axes = plt.subplots(
+        n_sources, 1, figsize=(10, 0.75 * n_sources + 0.5), sharex=True, squeeze=False
+    )
+    source_rows_axes(list(axes[:, 0]), result, result.explanation.top_k(k))
+    figure.tight_layout()
+    return figure
+
+
+def draw_weight_grid(result: TrackExplanation) -> Figure:
+    figure, ax = plt.subplots(figsize=(10, 2.6), layout="constrained")
+    weight_grid_axes(ax, result)
+    return figure
+
+
+def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
+    """One waveform row per source (Top-k components in red, Top Highlight labelled) and the grid."""
+    explanation = result.explanation
+    n_sources = len(explanation.sources)
+    figure = plt.figure(figsize=(10, 1.1 * n_sources + 2.6), layout="constrained")
+    rows = figure.subfigures(2, 1, height_ratios=[1.1 * n_sources, 2.6])
+    axes = rows[0].subplots(n_sources, 1, sharex=True, squeeze=False)[:, 0]
+    source_rows_axes(list(axes), result, explanation.top_k(k))
     rows[0].suptitle(
         f"{result.track_id}: {explanation.kind} explanation, fidelity R² = {explanation.fidelity:.2f}"
         + (f", separator {explanation.separator}" if explanation.separator else "")

@@ -14,11 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from a checkout
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
 from explanations import illustrations, ui
-from explanations.figures import draw_explanation
+from explanations.figures import draw_source_rows, draw_weight_grid
 from explanations.listen import highlight
 from explanations.pipeline import ExplainSettings, explain_track
 from explanations.separation import available_separators
@@ -312,12 +313,14 @@ def show_explanation(result, user: str, catalogue: Catalogue, track_id: str) -> 
             continue
         st.write("; ".join(chosen.descriptions))
         st.iframe(ui.player_html(chosen.audio, chosen.sr, title), height=120)
-        for source, row in chosen.rows.items():
-            st.caption(source)
-            st.iframe(ui.player_html(row, chosen.sr, f"{title}: {source}", height=40), height=90)
-    with st.expander("all the weights (sources × segments)", expanded=True):
-        figure = draw_explanation(result, 3)
-        st.pyplot(figure)
+        rows = draw_source_rows(result, k)
+        st.pyplot(rows)
+        plt.close(rows)
+    st.subheader("All the weights")
+    st.caption("red pushes towards the explained decision, blue against it")
+    grid = draw_weight_grid(result)
+    st.pyplot(grid)
+    plt.close(grid)
     track = catalogue[track_id]
     context = {"user": user, "title": track.title, "artist": track.artist, "catalogue": catalogue.name}
     st.download_button(

@@ -1,0 +1,123 @@
+"""End to end in a real browser: `streamlit run explanations/lemons.py` driven by headless Chromium.
+
+Chromium comes from Debian (``make test`` installs it); Playwright drives it through
+``executable_path`` — no browser is downloaded. Screenshots are saved in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lemons.config import PROJECT_ROOT
+from tests.test_app import MODELS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test does)"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def served_app(tiny_catalogue_dir: Path, tmp_path: Path):
+    """The page served by `streamlit run` on 127.0.0.1 over the tiny catalogue; yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEMONS_CATALOGUE_DIR": str(tiny_catalogue_dir),
+        "LEMONS_MODELS_DIR": str(MODELS),
+        "LEMONS_CACHE_DIR": str(tmp_path / "cache"),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "explanations" / "lemons.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+    ]  # fmt: skip
+    log = (tmp_path / "streamlit.log").open("w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_walk_through_in_a_browser(served_app: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 4000})
+        page.set_default_timeout(120_000)
+        expect.set_options(timeout=120_000)
+        external = []
+        page.on(
+            "request",
+            lambda r: (
+                external.append(r.url)
+                if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))
+                else None
+            ),
+        )
+        page.goto(served_app)
+        expect(page.get_by_text("1 · Who are you?")).to_be_visible()
+        expect(page.get_by_text("listening events")).to_be_visible()
+        # the track player: a waveform canvas and an <audio> element inside the component's iframe
+        player = page.frame_locator("iframe").first
+        expect(player.locator("audio")).to_have_count(1)
+        expect(player.locator("canvas")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "app-recommendations.png"), full_page=True)
+        # a small N_s keeps the test short
+        page.get_by_text("advanced").click()
+        n_samples = page.get_by_label("perturbations N_s")
+        n_samples.fill("32")
+        n_samples.press("Enter")
+        page.get_by_text("Source", exact=True).click()
+        page.get_by_role("button", name="Compute Explanation").click()
+        expect(page.get_by_text("fidelity:")).to_be_visible()
+        expect(page.get_by_role("heading", name="Top Highlight")).to_be_visible()
+        expect(page.get_by_role("heading", name="Top-3")).to_be_visible()
+        expect(page.get_by_role("heading", name="All the weights")).to_be_visible()
+        # the track's player plus the Top Highlight's and the Top-3's
+        expect(page.locator("iframe")).to_have_count(3)
+        for index in range(page.locator("iframe").count()):
+            expect(page.frame_locator("iframe").nth(index).locator("audio")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "app-explanation.png"), full_page=True)
+        browser.close()
+    assert not external, f"the page asked for outside resources: {external[:5]}"
