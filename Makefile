@@ -7,9 +7,10 @@ CATALOGUE_TRACKS ?= 440
 
 # The shipped persona models (models/*.pt) and their report come from `make models`.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
-TRAIN_ARGS ?= n_steps=1000 val_every=5 patience=0 precision=bf16
+TRAIN_ARGS ?= n_steps=400 val_every=5 patience=0
+PORT ?= 8501
 
-.PHONY: demo test system-deps venv venv-dev weights catalogue models lint help
+.PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue models lint help
 
 help:
 	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
@@ -18,6 +19,9 @@ help:
 
 system-deps:
 	scripts/install-system-deps.sh
+
+system-deps-test:  # the browser of the app's end-to-end test
+	scripts/install-system-deps.sh chromium
 
 venv:
 	scripts/ensure-venv.sh $(VENV) $(PYTHON) requirements.txt
@@ -36,7 +40,12 @@ demo: system-deps venv weights catalogue
 	@echo
 	@echo "Built: Spleeter 2stems weights, the built-in catalogue and the personas' listening histories."
 	$(BIN)/lemons personas list
-	@echo "Try: $(BIN)/lemons personas show elizabeth"
+	@$(MAKE) --no-print-directory app
+
+app:
+	@echo "Starting the demo at http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
+	$(BIN)/streamlit run explanations/lemons.py --server.address 127.0.0.1 --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
 
 models: venv
 	for user in $(PERSONAS); do \
@@ -48,6 +57,6 @@ lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: system-deps venv-dev
+test: system-deps system-deps-test venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest

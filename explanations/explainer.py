@@ -47,10 +47,15 @@ def recommender_relevance(model: FCN, device: torch.device | str | None = None) 
     return relevance
 
 
+def check_n_samples(n_samples: object) -> None:
+    """Raise :class:`ConfigError` unless ``n_samples`` is a whole number ≥ 2 (the instance and one more)."""
+    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 2:
+        raise ConfigError(f"the number of perturbations must be a whole number ≥ 2, got {n_samples!r}")
+
+
 def sample_perturbations(n_components: int, n_samples: int = DEFAULT_SAMPLES, seed: int = 0) -> np.ndarray:
     """``[n_samples, n_components]`` uint8 masks, each bit 0/1 uniformly at random; row 0 all ones."""
-    if not isinstance(n_samples, int) or n_samples < 2:
-        raise ConfigError(f"the number of perturbations must be a whole number ≥ 2, got {n_samples!r}")
+    check_n_samples(n_samples)
     masks = np.random.default_rng(seed).integers(0, 2, size=(n_samples, n_components), dtype=np.uint8)
     masks[0] = 1
     return masks

