@@ -139,7 +139,7 @@ class SpleeterSeparator(Separator):
     def _spleeter(self) -> Any:
         key = (self.model, str(self.model_dir))
         if key not in _SPLEETER_CACHE:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no CUDA-probe noise; failures still raise
             import tensorflow as tf
             from spleeter.separator import Separator as Spleeter
 
