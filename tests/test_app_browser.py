@@ -7,6 +7,7 @@ Chromium comes from Debian (``make test`` installs it); Playwright drives it thr
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -102,6 +103,12 @@ def test_walk_through_in_a_browser(served_app: str) -> None:
         player = page.frame_locator("iframe").first
         expect(player.locator("audio")).to_have_count(1)
         expect(player.locator("canvas")).to_have_count(1)
+        # a click on the waveform seeks there: the middle of a 6 s track is 3 s
+        expect(player.locator(".time")).to_have_text("0.0 / 6.0 s")
+        player.locator("canvas").click(
+            position={"x": player.locator("canvas").bounding_box()["width"] / 2, "y": 10}
+        )
+        expect(player.locator(".time")).to_have_text(re.compile(r"^(2\.9|3\.0|3\.1) / 6\.0 s$"))
         page.screenshot(path=str(ARTIFACTS / "app-recommendations.png"), full_page=True)
         # a small N_s keeps the test short
         page.get_by_text("advanced").click()
