@@ -226,6 +226,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiments_veracity(args: argparse.Namespace) -> int:
+    from explanations.veracity import veracity_study
+    from lemons.catalogue import open_catalogue
+    from recsys.inference import resolve_device
+
+    summary = veracity_study(
+        args.users,
+        args.types,
+        args.separators,
+        open_catalogue("builtin", None),
+        Path(args.out),
+        n_tracks=args.n_tracks,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        device=resolve_device(args.device or get_settings().device),
+        cache_dir=get_settings().cache_dir,
+        progress=not args.quiet,
+    )
+    for s in summary:
+        rates = f"Top-1 {s['top1_rate']:.0%}, Top-3 {s['top3_rate']:.0%}" if s["tracks"] else s["note"]
+        print(f"{s['user']} ({s['planted']}), {s['type']}, {s['separator']}: {rates}")
+    print(f"written to {args.out}: veracity.csv, veracity.png, summary.md")
+    return 0
+
+
 def cmd_setup_weights(args: argparse.Namespace) -> int:
     from lemons.weights import install_weights
 
@@ -338,6 +363,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(func=cmd_explain)
+
+    experiments = commands.add_parser("experiments", help="studies of the explanations").add_subparsers(
+        dest="experiment", required=True, metavar="STUDY"
+    )
+    sub = experiments.add_parser(
+        "veracity", help="do explanations of planted-taste personas point at their planted source?"
+    )
+    sub.add_argument("--users", nargs="+", default=["clara", "ringo"])
+    sub.add_argument(
+        "--types", nargs="+", default=["source", "time+source"], choices=("source", "time+source")
+    )
+    sub.add_argument("--separators", nargs="+", default=["reference", "spleeter:2stems"])
+    sub.add_argument("--n-tracks", type=int, default=10, help="top-ranked tracks explained per user (10)")
+    sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--out", default="results/veracity", help="output folder (results/veracity)")
+    sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.set_defaults(func=cmd_experiments_veracity)
 
     setup = commands.add_parser("setup", help="set-up steps").add_subparsers(
         dest="setup_command", required=True, metavar="ACTION"
