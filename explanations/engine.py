@@ -101,6 +101,25 @@ def column_groups(factorization: Factorization, n_frames: int, hop: int, n_fft: 
     return groups
 
 
+def complex_stft(model: FCN, waveforms: torch.Tensor) -> torch.Tensor:
+    """Complex STFT ``[n, freq, frames]`` of ``waveforms`` ``[n, samples]``, framed as ``model`` does."""
+    spectrogram = model.front_end.mel.spectrogram
+    with torch.inference_mode():
+        return torchaudio.functional.spectrogram(
+            waveforms.to(spectrogram.window.device),
+            pad=spectrogram.pad,
+            window=spectrogram.window,
+            n_fft=spectrogram.n_fft,
+            hop_length=spectrogram.hop_length,
+            win_length=spectrogram.win_length,
+            power=None,
+            normalized=spectrogram.normalized,
+            center=spectrogram.center,
+            pad_mode=spectrogram.pad_mode,
+            onesided=spectrogram.onesided,
+        )
+
+
 class FCNScorer:
     """Relevance ``[n]`` of perturbation masks ``[n, n_components]`` for an :class:`FCN`, exactly.
 
@@ -114,32 +133,28 @@ class FCNScorer:
         factorization: Factorization,
         device: torch.device | str | None = None,
         frames_per_batch: int = FRAMES_PER_BATCH,
+        spectra: torch.Tensor | None = None,
     ) -> None:
+        """``spectra`` ``[n_components, freq, frames]`` complex replaces the components' STFTs.
+
+        Any components whose perturbed input has the spectrum ``masks @ spectra`` can be scored so,
+        e.g. SLIME's time–frequency regions (``explanations.slime``); ``factorization`` then only
+        describes how the components are laid out in time (segments × components per segment).
+        """
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = place(model, self.device).eval()
         self.factorization = factorization
         self.frames_per_batch = frames_per_batch
         spectrogram = self.model.front_end.mel.spectrogram
         self.hop = spectrogram.hop_length
-        with torch.inference_mode():
-            components = torch.from_numpy(factorization.components).to(self.device)
-            # [n_components, freq, frames] complex: the STFT is linear in the waveform
-            self.spectra = torchaudio.functional.spectrogram(
-                components,
-                pad=spectrogram.pad,
-                window=spectrogram.window,
-                n_fft=spectrogram.n_fft,
-                hop_length=spectrogram.hop_length,
-                win_length=spectrogram.win_length,
-                power=None,
-                normalized=spectrogram.normalized,
-                center=spectrogram.center,
-                pad_mode=spectrogram.pad_mode,
-                onesided=spectrogram.onesided,
-            )
+        if spectra is None:
+            spectra = complex_stft(self.model, torch.from_numpy(factorization.components))
+        self.spectra = spectra.to(self.device)
         self.n_frames = self.spectra.shape[-1]
         self.groups = column_groups(factorization, self.n_frames, self.hop, spectrogram.n_fft)
         self.n_columns = self.groups[-1].stop if self.groups else 0
+        # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
+        self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
 
     def _column_features(self, group: ColumnGroup, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-pattern sum and max over frequency of the group's columns: two ``[n_patterns, channels]``.
@@ -166,24 +181,29 @@ class FCNScorer:
         total_sum = np.zeros((len(masks), channels))
         total_max = np.full((len(masks), channels), -np.inf)
         plan = []
-        for group in self.groups:
+        for group, memo in zip(self.groups, self._memo, strict=True):
             patterns, inverse = np.unique(masks[:, group.components], axis=0, return_inverse=True)
-            plan.append((group, patterns, inverse.ravel()))
-        work = sum(len(p) * (g.frames[1] - g.frames[0]) for g, p, _ in plan)
+            todo = np.array([i for i, row in enumerate(patterns) if row.tobytes() not in memo], dtype=int)
+            plan.append((group, memo, patterns, inverse.ravel(), todo))
+        work = sum(len(todo) * (g.frames[1] - g.frames[0]) for g, _, _, _, todo in plan)
         done = 0
-        for group, patterns, inverse in plan:
+        for group, memo, patterns, inverse, todo in plan:
             crop = group.frames[1] - group.frames[0]
             batch = max(1, self.frames_per_batch // crop)
-            sums = np.empty((len(patterns), channels))
-            maxima = np.empty((len(patterns), channels))
-            for lo in range(0, len(patterns), batch):
-                hi = min(lo + batch, len(patterns))
-                sums[lo:hi], maxima[lo:hi] = self._column_features(group, patterns[lo:hi])
-                done += (hi - lo) * crop
+            for lo in range(0, len(todo), batch):
+                chosen = patterns[todo[lo : lo + batch]]
+                sums, maxima = self._column_features(group, chosen)
+                for row, s, m in zip(chosen, sums, maxima, strict=True):
+                    memo[row.tobytes()] = (s, m)
+                done += len(chosen) * crop
                 if on_progress is not None:
                     on_progress(done, work)
+            sums = np.stack([memo[row.tobytes()][0] for row in patterns])
+            maxima = np.stack([memo[row.tobytes()][1] for row in patterns])
             total_sum += sums[inverse]
             np.maximum(total_max, maxima[inverse], out=total_max)
+        if on_progress is not None and not work:
+            on_progress(1, 1)  # everything was known from earlier calls
         n_rows = self.model.args.n_mels // 2**N_POOLS
         pooled = np.concatenate([total_sum / (n_rows * self.n_columns), total_max], axis=1)
         dense = self.model.dense

@@ -255,6 +255,83 @@ def cmd_experiments_veracity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiments_stability(args: argparse.Namespace) -> int:
+    from explanations.stability import stability_study
+    from recsys.data import load_dataset
+
+    rows = stability_study(
+        args.users,
+        load_dataset(args.dataset),
+        Path(args.out),
+        kind=args.type,
+        n_tracks=args.n_tracks,
+        sample_sizes=tuple(args.sample_sizes),
+        n_repeats=args.repeats,
+        k=args.k,
+        seed=args.seed,
+        separator=args.separator,
+        device=command_device(args),
+        cache_dir=get_settings().cache_dir,
+        progress=not args.quiet,
+    )
+    for n_samples in args.sample_sizes:
+        unique = [r.unique for r in rows if r.n_samples == n_samples]
+        print(f"N_s {n_samples}: mean U_n {sum(unique) / len(unique):.2f} over {len(unique)} tracks")
+    print(f"written to {args.out}: stability.csv, stability.png, summary.md")
+    return 0
+
+
+def cmd_experiments_faithfulness(args: argparse.Namespace) -> int:
+    from explanations.faithfulness import faithfulness_study
+    from lemons.catalogue import open_catalogue
+
+    rows = faithfulness_study(
+        args.users,
+        open_catalogue("builtin", None),
+        Path(args.out),
+        kinds=tuple(args.types),
+        n_tracks=args.n_tracks,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        n_random=args.random,
+        k_max=args.k_max,
+        separator=args.separator,
+        device=command_device(args),
+        cache_dir=get_settings().cache_dir,
+        progress=not args.quiet,
+    )
+    for kind in args.types:
+        for method in ("audioLIME", "SLIME", "random"):
+            kept = [r.kept for r in rows if r.kind == kind and r.method == method and r.k == 1]
+            if kept:
+                print(
+                    f"{kind}, {method}: top-1 alone keeps {sum(kept) / len(kept):.0%} of the recommendations"
+                )
+    print(f"written to {args.out}: faithfulness.csv, faithfulness-<type>.png, summary.md")
+    return 0
+
+
+def cmd_experiments_separation(args: argparse.Namespace) -> int:
+    from explanations.separation_quality import separation_study
+    from lemons.catalogue import open_catalogue
+
+    summary = separation_study(
+        open_catalogue("builtin", None),
+        Path(args.out),
+        models=args.models,
+        n_tracks=args.n_tracks,
+        cache_dir=get_settings().cache_dir,
+        progress=not args.quiet,
+    )
+    for row in summary:
+        print(
+            f"{row['model']} {row['source']}: median SDR {row['median_sdr']:.1f} dB "
+            f"over {row['tracks']} tracks"
+        )
+    print(f"written to {args.out}: separation.csv, separation.png, summary.md")
+    return 0
+
+
 def cmd_setup_weights(args: argparse.Namespace) -> int:
     from lemons.weights import install_weights
 
@@ -270,7 +347,17 @@ def add_perturbation_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--seed", type=int, default=0, help="seed of the perturbations (0)")
 
 
+def add_study_arguments(sub: argparse.ArgumentParser, study: str) -> None:
+    """Output folder, device and progress options of an experiment."""
+    sub.add_argument("--out", default=f"results/{study}", help=f"output folder (results/{study})")
+    sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from explanations.factorization import KINDS
+    from lemons.personas import DEMO_PERSONAS
+
     parser = argparse.ArgumentParser(
         prog="lemons", description="LEMONS: listenable explanations for music recommender systems."
     )
@@ -355,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("explain", help="explain why a track is recommended to a user (audioLIME)")
     sub.add_argument("--user", required=True, help="user (persona) name")
     sub.add_argument("--track", required=True, help="track id in the catalogue")
-    sub.add_argument("--type", default="time+source", choices=("time", "source", "time+source"))
+    sub.add_argument("--type", default="time+source", choices=KINDS)
     sub.add_argument("--catalogue", default="builtin", choices=("builtin", "musdb18", "folder"))
     sub.add_argument(
         "--path", help="musdb18 root or audio folder (default: the musdb_dir / audio_folder setting)"
@@ -386,10 +473,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--separators", nargs="+", default=["reference", "spleeter:2stems"])
     sub.add_argument("--n-tracks", type=int, default=10, help="top-ranked tracks explained per user (10)")
     add_perturbation_arguments(sub)
-    sub.add_argument("--out", default="results/veracity", help="output folder (results/veracity)")
-    sub.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device setting)")
-    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_study_arguments(sub, "veracity")
     sub.set_defaults(func=cmd_experiments_veracity)
+
+    sub = experiments.add_parser("stability", help="how stable are explanations across seeds, per N_s? (U_n)")
+    sub.add_argument("--users", nargs="+", default=list(DEMO_PERSONAS))
+    sub.add_argument("--dataset", default="builtin", choices=("builtin", "msd"))
+    sub.add_argument("--type", default="time+source", choices=KINDS, help="explanation type (time+source)")
+    sub.add_argument("--n-tracks", type=int, default=1, help="test tracks per user (1; SPEC: 50)")
+    sub.add_argument(
+        "--sample-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="N_s values"
+    )
+    sub.add_argument("--repeats", type=int, default=5, help="explanations per N_s, one seed each (5)")
+    sub.add_argument("--k", type=int, default=3, help="Top-k compared across runs (3)")
+    sub.add_argument("--seed", type=int, default=0, help="first seed (0)")
+    sub.add_argument("--separator", help="source separator (default: the best available)")
+    add_study_arguments(sub, "stability")
+    sub.set_defaults(func=cmd_experiments_stability)
+
+    sub = experiments.add_parser(
+        "faithfulness", help="do the top components keep the recommendation? audioLIME vs SLIME vs random"
+    )
+    sub.add_argument("--users", nargs="+", default=list(DEMO_PERSONAS))
+    sub.add_argument("--types", nargs="+", default=["time", "source"], choices=KINDS)
+    sub.add_argument("--n-tracks", type=int, default=5, help="top-ranked tracks explained per user (5)")
+    add_perturbation_arguments(sub)
+    sub.add_argument("--random", type=int, default=5, help="random rankings drawn per track (5)")
+    sub.add_argument("--k-max", type=int, default=5, help="largest k (5)")
+    sub.add_argument("--separator", help="source separator (default: the best available)")
+    add_study_arguments(sub, "faithfulness")
+    sub.set_defaults(func=cmd_experiments_faithfulness)
+
+    sub = experiments.add_parser("separation", help="SDR of each installed Spleeter model against true stems")
+    sub.add_argument(
+        "--models", nargs="+", choices=("2stems", "4stems", "5stems"), help="default: all installed"
+    )
+    sub.add_argument("--n-tracks", type=int, default=10, help="catalogue tracks, spread over genres (10)")
+    sub.add_argument("--out", default="results/separation", help="output folder (results/separation)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub.set_defaults(func=cmd_experiments_separation)
 
     setup = commands.add_parser("setup", help="set-up steps").add_subparsers(
         dest="setup_command", required=True, metavar="ACTION"

@@ -77,3 +77,18 @@ def test_engine_on_short_segments_spanning_several_receptive_fields(model, tiny_
     fast = FCNScorer(model, factorization)(masks)
     naive = WaveformScorer(factorization, recommender_relevance(model))(masks)
     np.testing.assert_allclose(fast, naive, atol=1e-5, rtol=0)
+
+
+def test_engine_reuses_patterns_it_has_scored_and_stays_exact(model, long_separation) -> None:
+    factorization = factorize("time+source", long_separation.stems.sum(axis=0), long_separation)
+    scorer = FCNScorer(model, factorization)
+    first, second = sample_perturbations(25, 30, seed=1), sample_perturbations(25, 30, seed=2)
+    scorer(first)
+    reported: list[tuple[int, int]] = []
+    again = scorer(np.concatenate([first, second]), lambda done, total: reported.append((done, total)))
+    fresh = FCNScorer(model, factorization)(np.concatenate([first, second]))
+    np.testing.assert_allclose(again, fresh, atol=1e-8, rtol=0)  # batch composition changes rounding only
+    # only the patterns of `second` not seen in `first` were run: less work than a fresh scorer does
+    fresh_work = []
+    FCNScorer(model, factorization)(second, lambda done, total: fresh_work.append(total))
+    assert reported[-1][0] == reported[-1][1] and 0 < reported[-1][1] <= fresh_work[-1]
