@@ -17,12 +17,13 @@ from __future__ import annotations
 import io
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from lemons.catalogue.base import Catalogue, Track
-from lemons.errors import DataError, UnknownPersonaError
+from lemons.errors import DataError, EvaluationError, UnknownPersonaError
 from lemons.interactions import Triplet, UserSplits, make_splits, save_splits, stable_seed, write_triplets
 
 
@@ -46,7 +47,11 @@ class Persona:
     base: float = 0.03
     planted: str | None = None
     listen_fraction: float = 0.2  # share of the catalogue the persona has played
-    temperature: float = 1.0
+    #: Scale of the taste against the Gumbel noise of the draw (lower = a more consistent history).
+    #: At 1.0 the histories held so little of the taste that the taste model itself, told only what
+    #: can be heard (no popularity), ranked the demo personas' test splits at AUC 0.85 on average;
+    #: at 0.7 it does at 0.92 (`taste_ceiling`), and the descriptions still leave room for surprises.
+    temperature: float = 0.7
 
     @property
     def is_planted(self) -> bool:
@@ -93,6 +98,7 @@ PERSONAS: tuple[Persona, ...] = (
         genres=dict.fromkeys(ALL_GENRES, 1.0),
         traits={"tempo": 1.0},  # an audible taste: uniform over genres alone, nothing could learn it
         listen_fraction=0.25,
+        temperature=1.0,  # a sharper taste for tempo would narrow his history to a few fast genres
     ),
     Persona(
         "elizabeth",
@@ -200,6 +206,28 @@ def utilities(persona: Persona, tracks: list[Track]) -> np.ndarray:
         )
         u += coefficient * _zscore(raw)
     return u
+
+
+#: Track attributes a taste may depend on that are metadata, not sound: no recommender that hears
+#: only the audio can learn them.
+METADATA_TRAITS = ("popularity",)
+
+
+def taste_ceiling(persona: Persona, catalogue: Catalogue, labelled: Sequence[tuple[str, int]]) -> float:
+    """AUC of the persona's own taste model, restricted to what can be heard, on ``labelled`` tracks.
+
+    ``labelled`` holds ``(track_id, label)`` pairs (a split). The histories are drawn with noise, so
+    even the taste that generated them does not rank a split perfectly: this is about the best an
+    audio recommender can do there, a yardstick for its test AUC.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    audible = replace(persona, traits={k: v for k, v in persona.traits.items() if k not in METADATA_TRAITS})
+    u = dict(zip(catalogue.ids, utilities(audible, catalogue.tracks), strict=True))
+    labels = [label for _, label in labelled]
+    if set(labels) != {0, 1}:
+        raise EvaluationError(f"{persona.name}'s split needs played and unplayed tracks for an AUC")
+    return float(roc_auc_score(labels, [u[track_id] for track_id, _ in labelled]))
 
 
 def sample_history(persona: Persona, catalogue: Catalogue, seed: int = 0) -> list[Triplet]:

@@ -35,13 +35,17 @@ VERSION = 1
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> str:
-    """The checkout's commit (``+dirty`` with uncommitted changes), or ``unknown`` outside git."""
+    """The checkout's commit (``+dirty`` with uncommitted changes), or ``unknown`` outside git.
+
+    Changes under ``models/`` do not count: publishing a model changes it, and ``make models`` trains
+    the personas one after another from the same commit.
+    """
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)models"],
             cwd=root,
             capture_output=True,
             text=True,

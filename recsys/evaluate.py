@@ -22,6 +22,7 @@ import torch
 
 from lemons.errors import ModelError
 from lemons.io import atomic_open, write_json
+from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender
 from recsys.data import Dataset, load_split
 from recsys.inference import score_waveforms, sigmoid
@@ -55,6 +56,7 @@ class UserEvaluation:
     ap: float
     stale: bool
     recommender: Recommender
+    taste_ceiling: float | None = None  # personas only: see lemons.personas.taste_ceiling
 
     @property
     def relevance(self) -> np.ndarray:
@@ -70,6 +72,7 @@ class UserEvaluation:
             "auc": self.auc,
             "ap": self.ap,
             "stale": self.stale,
+            "taste_ceiling": self.taste_ceiling,
             "checkpoint": rec.path.name if rec.path else None,  # beside this report
             "dataset": rec.dataset,
             "data_fingerprint": rec.data_fingerprint,
@@ -111,6 +114,9 @@ def evaluate_user(
         recommender.model, audio.waveforms, device, progress=progress, desc=f"score {user}"
     )
     metrics = ranking_metrics(audio.labels, logits, what)
+    ceiling = None
+    if data.name == "builtin" and user in PERSONA_NAMES:
+        ceiling = taste_ceiling(get_persona(user), data.catalogue, getattr(splits, split))
     return UserEvaluation(
         user,
         split,
@@ -121,6 +127,7 @@ def evaluate_user(
         metrics["ap"],
         message is not None,
         recommender,
+        ceiling,
     )
 
 
@@ -183,23 +190,31 @@ def summarise(evaluations: Sequence[UserEvaluation], groups: dict[str, Sequence[
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The evaluation as a markdown table (per user, then mean ± std per group)."""
     lines = [
-        "| user | test tracks (played) | AUC | AP | val AUC | best epoch / run | CPU train time |",
-        "|---|---|---|---|---|---|---|",
+        "| user | test tracks (played) | AUC | taste ceiling | AP | val AUC | best epoch / run "
+        "| CPU train time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in summary["users"]:
         train = f"{row['train_seconds'] / 60:.1f} min" if row.get("train_seconds") is not None else "?"
         if row.get("train_device") not in (None, "cpu"):
             train += f" ({row['train_device']})"
         stale = " (stale)" if row["stale"] else ""
+        ceiling = f"{row['taste_ceiling']:.3f}" if row.get("taste_ceiling") is not None else "–"
         lines.append(
             f"| {row['user']}{stale} | {row['n_tracks']} ({row['n_positives']}) | {row['auc']:.3f} | "
-            f"{row['ap']:.3f} | {row['val_auc']:.3f} | {row['best_epoch']} / {row['epochs_run']} | {train} |"
+            f"{ceiling} | {row['ap']:.3f} | {row['val_auc']:.3f} | {row['best_epoch']} / "
+            f"{row['epochs_run']} | {train} |"
         )
     lines.append("")
     for name, group in summary["groups"].items():
         lines.append(
             f"- {name} ({len(group['users'])}): AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "
             f"AP (MAP) {group['ap_mean']:.3f} ± {group['ap_std']:.3f}"
+        )
+    if any(row.get("taste_ceiling") is not None for row in summary["users"]):
+        lines.append(
+            "- taste ceiling: AUC of the persona's own taste model, told only what can be heard, on the "
+            "same split; the histories are drawn with noise, so no recommender should expect more"
         )
     if summary["stale_users"]:
         lines.append(f"- stale models (trained on other data): {', '.join(summary['stale_users'])}")

@@ -156,3 +156,19 @@ def test_avatars_are_drawn_locally_and_differ() -> None:
     assert avatar_png(PERSONAS[0]) == pictures[PERSONAS[0].name]
     image = Image.open(io.BytesIO(pictures["nina"]))
     assert image.size == (256, 256) and image.format == "PNG"
+
+
+def test_taste_ceiling_is_what_the_audible_taste_ranks(catalogue) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from lemons.errors import EvaluationError
+    from lemons.personas import taste_ceiling
+
+    splits = catalogue.splits()
+    assert taste_ceiling(get_persona("ringo"), catalogue, splits["ringo"].test) >= 0.9
+    paige, test = get_persona("paige"), splits["paige"].test + splits["paige"].val + splits["paige"].train
+    u = dict(zip(catalogue.ids, utilities(paige, catalogue.tracks), strict=True))
+    with_popularity = roc_auc_score([label for _, label in test], [u[t] for t, _ in test])
+    assert taste_ceiling(paige, catalogue, test) < with_popularity  # popularity is metadata, not sound
+    with pytest.raises(EvaluationError, match="played and unplayed"):
+        taste_ceiling(paige, catalogue, [(t, 1) for t, _ in test])

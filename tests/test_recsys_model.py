@@ -195,3 +195,25 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path: Path, monkeypatc
         _save(tmp_path, FCN())
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_git_revision_marks_changed_code_but_not_published_models(tmp_path) -> None:
+    import subprocess
+
+    from recsys.checkpoint import git_revision
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "nina.pt").write_bytes(b"old")
+    (tmp_path / "train.py").write_text("lr = 1e-3\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start")
+    head = git_revision(tmp_path)
+    assert len(head) == 40
+    (tmp_path / "models" / "nina.pt").write_bytes(b"published")
+    assert git_revision(tmp_path) == head
+    (tmp_path / "train.py").write_text("lr = 1e-2\n")
+    assert git_revision(tmp_path) == head + "+dirty"
