@@ -73,6 +73,10 @@ def test_faithfulness_command_compares_the_three_methods(
     kept, k = header.index("kept"), header.index("k")
     assert {r.split(",")[kept] for r in rows[1:]} <= {"True", "False"}
     assert {r.split(",")[k] for r in rows[1:]} == {"1", "2", "3"}
+    assert (
+        "silence_relevance" in header
+        and "Silence alone (every component off)" in (out / "summary.md").read_text()
+    )
     summary = (out / "summary.md").read_text()
     assert "## time (2 tracks" in summary and "## source (2 tracks" in summary
     for name in ("faithfulness-time.png", "faithfulness-source.png"):
