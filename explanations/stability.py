@@ -37,6 +37,7 @@ class StabilityRow:
     label: int  # the track's label in the test split (1 = played)
     n_samples: int
     unique: int  # U_n: distinct components among the runs' Top-k
+    unique_sources: int  # distinct sources among them
     same_top: bool  # every run named the same components
     top_sets: str  # each run's Top-k, runs separated by '|'
     fidelity: float  # mean over the runs
@@ -44,8 +45,12 @@ class StabilityRow:
 
 def track_stability(
     factorization, scorer, sample_sizes: tuple[int, ...], n_repeats: int, k: int, seed: int
-) -> list[tuple[int, int, bool, str, float]]:
-    """(N_s, U_n, same Top-k in every run, the runs' Top-k, mean fidelity) for each N_s."""
+) -> list[dict]:
+    """Per N_s: ``n_samples``, ``unique`` (U_n), ``unique_sources``, ``same_top``, ``top_sets``, ``fidelity``.
+
+    ``unique_sources`` counts the distinct sources among the runs' Top-k (for time+source: whether
+    the runs agree on *what* is heard even when they differ on *when*).
+    """
     results = []
     for n_samples in sample_sizes:
         tops, fidelities = [], []
@@ -53,10 +58,16 @@ def track_stability(
             explanation = explain(factorization, scorer, n_samples, seed + repeat)
             tops.append(tuple(explanation.top_k(k)))
             fidelities.append(explanation.fidelity)
-        unique = len({c for top in tops for c in top})
-        names = "|".join(" ".join(factorization.names[i] for i in top) for top in tops)
+        chosen = {c for top in tops for c in top}
         results.append(
-            (n_samples, unique, len({frozenset(t) for t in tops}) == 1, names, float(np.mean(fidelities)))
+            {
+                "n_samples": n_samples,
+                "unique": len(chosen),
+                "unique_sources": len({factorization.source_of(c) for c in chosen}),
+                "same_top": len({frozenset(t) for t in tops}) == 1,
+                "top_sets": "|".join(" ".join(factorization.names[i] for i in top) for top in tops),
+                "fidelity": float(np.mean(fidelities)),
+            }
         )
     return results
 
@@ -103,10 +114,8 @@ def stability_study(
                 separation = separate_cached(backend, audio, cache_dir=cache_dir)
             factorization = factorize(kind, audio, separation)
             scorer = FCNScorer(recommender.model, factorization, device)
-            for n_samples, unique, same, tops, fidelity in track_stability(
-                factorization, scorer, tuple(sample_sizes), n_repeats, k, seed
-            ):
-                rows.append(StabilityRow(user, track_id, int(label), n_samples, unique, same, tops, fidelity))
+            for result in track_stability(factorization, scorer, tuple(sample_sizes), n_repeats, k, seed):
+                rows.append(StabilityRow(user, track_id, int(label), **result))
     write_study(rows, out_dir, kind=kind, k=k, n_repeats=n_repeats, seconds=time.perf_counter() - started)
     return rows
 
@@ -165,11 +174,15 @@ def write_study(
     for (user, n_samples), part in table.groupby(["user", "n_samples"], sort=False):
         lines.append(
             f"| {user} | {n_samples} | {len(part)} | {part['unique'].mean():.2f} "
-            f"| {part['unique'].median():.0f} | {part['same_top'].mean():.0%} "
+            f"| {part['unique'].median():.0f} | {part['unique_sources'].mean():.2f} "
+            f"| {part['same_top'].mean():.0%} "
             f"| {part['fidelity'].mean():.2f} |"
         )
-    lines += ["", "| all users: N_s | mean U_n | same Top-" + str(k) + " |", "|---|---|---|"]
+    lines += ["", f"| all users: N_s | mean U_n | distinct sources | same Top-{k} |", "|---|---|---|---|"]
     for n_samples, part in table.groupby("n_samples"):
-        lines.append(f"| {n_samples} | {part['unique'].mean():.2f} | {part['same_top'].mean():.0%} |")
+        lines.append(
+            f"| {n_samples} | {part['unique'].mean():.2f} | {part['unique_sources'].mean():.2f} "
+            f"| {part['same_top'].mean():.0%} |"
+        )
     with atomic_open(out_dir / "summary.md") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -29,8 +29,8 @@ def test_a_clear_answer_is_the_same_for_every_seed() -> None:
     factorization = time_factorization(audio)
     scorer = WaveformScorer(factorization, segment_listener(3))
     results = track_stability(factorization, scorer, (64, 256), n_repeats=4, k=1, seed=0)
-    assert [(n, unique, same) for n, unique, same, _, _ in results] == [(64, 1, True), (256, 1, True)]
-    assert results[0][3] == "|".join(["segment3"] * 4)
+    assert [(r["n_samples"], r["unique"], r["same_top"]) for r in results] == [(64, 1, True), (256, 1, True)]
+    assert results[0]["top_sets"] == "|".join(["segment3"] * 4) and results[0]["unique_sources"] == 1
 
 
 def test_noise_gives_unstable_top_components() -> None:
@@ -39,7 +39,7 @@ def test_noise_gives_unstable_top_components() -> None:
     rng = np.random.default_rng(2)
     scorer = WaveformScorer(factorization, lambda batch: rng.uniform(0.2, 0.8, len(batch)), deduplicate=False)
     results = track_stability(factorization, scorer, (16,), n_repeats=5, k=2, seed=0)
-    assert results[0][1] > 2 and not results[0][2]  # a relevance that is pure noise: seeds disagree
+    assert results[0]["unique"] > 2 and not results[0]["same_top"]  # pure noise: the seeds disagree
 
 
 @pytest.mark.slow
@@ -53,16 +53,17 @@ def test_stability_command_writes_violins_table_and_rows(
     monkeypatch.setenv("LEMONS_MODELS_DIR", str(PROJECT_ROOT / "models"))
     get_settings.cache_clear()
     out = tmp_path / "stability"
-    args = ["experiments", "stability", "--users", "ringo", "elizabeth", "--n-tracks", "2",
-            "--sample-sizes", "16", "64", "--repeats", "3", "--out", str(out), "--quiet"]  # fmt: skip
+    args = ["experiments", "stability", "--users", "ringo", "elizabeth", "--type", "source",
+            "--n-tracks", "2", "--sample-sizes", "16", "64", "--repeats", "3",
+            "--out", str(out), "--quiet"]  # fmt: skip
     assert lemons_main(args) == 0
     printed = capsys.readouterr().out
     assert "N_s 16: mean U_n" in printed and "N_s 64: mean U_n" in printed
     rows = (out / "stability.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2 * 2  # users × tracks × N_s
-    assert rows[0].startswith("user,track_id,label,n_samples,unique,same_top,top_sets,fidelity")
-    unique = [int(r.split(",")[4]) for r in rows[1:]]
-    assert all(1 <= u <= 3 * 3 for u in unique)  # at most repeats × k distinct components
+    assert rows[0] == "user,track_id,label,n_samples,unique,unique_sources,same_top,top_sets,fidelity"
+    unique = [(int(r.split(",")[4]), int(r.split(",")[5])) for r in rows[1:]]
+    assert all(1 <= s <= u <= 3 * 3 for u, s in unique)  # at most repeats × k distinct components
     summary = (out / "summary.md").read_text()
     assert "| ringo | 16 | 2 |" in summary and "| elizabeth | 64 | 2 |" in summary
     assert (out / "stability.png").read_bytes()[:4] == b"\x89PNG"
