@@ -36,6 +36,8 @@ from recsys.checkpoint import find_model, load_checkpoint
 from recsys.ranking import rank_tracks
 
 METHODS = ("audioLIME", "SLIME", "random")
+#: Relevances this close count as equal (the same input scored by two exact routes differs by ~1e-7).
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class FaithfulnessRow:
     threshold: float  # relevance of the user's last recommended track (or the track's, if lower)
     keep_relevance: float  # only the top-k components
     delete_relevance: float  # all but the top-k components
-    kept: bool  # keep_relevance >= threshold: still recommended
+    kept: bool  # keep_relevance >= threshold (to TOLERANCE): still recommended
     silence_relevance: float  # every component off: how the recommender scores silence
 
 
@@ -121,7 +123,7 @@ def track_faithfulness(
             rows.append(
                 dict(method=method, repeat=repeat, k=k, relevance=relevance, threshold=threshold,
                      keep_relevance=float(keep[k - 1]), delete_relevance=float(delete[k - 1]),
-                     kept=bool(keep[k - 1] >= threshold), silence_relevance=silence)
+                     kept=bool(keep[k - 1] >= threshold - TOLERANCE), silence_relevance=silence)
             )  # fmt: skip
     return rows
 
