@@ -153,11 +153,14 @@ def cmd_rank(args: argparse.Namespace) -> int:
     device = command_device(args)
     recommender = load_checkpoint(Path(args.model) if args.model else find_model(args.user), device)
     track_ids = None
+    history: set[str] = set()
     if args.catalogue in ("builtin", "test"):
         data = load_dataset("builtin")
         catalogue = data.catalogue
-        if args.catalogue == "test":
+        if args.catalogue == "test":  # the held-out split: played tracks hidden from training, kept
             track_ids = data.user(args.user).ids("test")
+        else:
+            history = data.listened(args.user)
         warning = stale_warning(recommender, data, args.user)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
@@ -170,13 +173,22 @@ def cmd_rank(args: argparse.Namespace) -> int:
         device=device,
         cache_dir=settings.cache_dir,
         progress=not args.quiet,
+        history=history,
+        include_history=args.include_history,
     )
     for track_id, reason in ranking.skipped:
         print(f"skipped {track_id}: {reason}", file=sys.stderr)
     print(f"top {min(args.top, len(ranking.tracks))} of {len(ranking.tracks)} tracks for {args.user}:")
     for rank, item in enumerate(ranking.top(args.top), 1):
         track = catalogue[item.track_id]
-        print(f"{rank:3d}. {item.relevance:.3f}  {track.id}  {track.artist} - {track.title}  [{track.genre}]")
+        mark = "  (in the listening history)" if item.track_id in ranking.listened else ""
+        line = f"{rank:3d}. {item.relevance:.3f}  {track.id}  {track.artist} - {track.title}  [{track.genre}]"
+        print(line + mark)
+    if ranking.n_excluded:
+        print(
+            f"({ranking.n_excluded} tracks of {args.user}'s listening history left out; "
+            "--include-history keeps them)"
+        )
     return 0
 
 
@@ -432,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--path", help="musdb18 root or audio folder (default: the musdb_dir / audio_folder setting)"
+    )
+    sub.add_argument(
+        "--include-history",
+        action="store_true",
+        help="also rank the tracks the user has already listened to (marked as such)",
     )
     sub.add_argument("--model", help="checkpoint to use (default: <models_dir>/<user>.pt)")
     sub.add_argument("--top", type=int, default=10, help="how many tracks to list (10)")

@@ -11,6 +11,9 @@ A checkpoint is a dict of plain values and tensors::
     metrics                validation metrics of the saved epoch (and test metrics once evaluated)
     selection              the rule that chose the saved epoch
     epoch, git_revision, created, torch_version
+    calibration            how the logit was corrected after training (the prior correction), or {}
+    transfer               the shared model the weights started from (``init=shared``), or {}
+    targets                the shared model's output names and kinds, or []
 """
 
 from __future__ import annotations
@@ -95,6 +98,9 @@ class Recommender:
     git_revision: str = "unknown"
     created: str = ""
     path: Path | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    transfer: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def checksum(self) -> str:
@@ -120,6 +126,9 @@ def save_checkpoint(
     selection: str,
     epoch: int,
     revision: str | None = None,
+    calibration: dict[str, Any] | None = None,
+    transfer: dict[str, Any] | None = None,
+    targets: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``model`` and its description to ``path`` atomically; returns ``path``."""
     path = Path(path)
@@ -139,6 +148,9 @@ def save_checkpoint(
         "git_revision": revision if revision is not None else git_revision(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),
+        "calibration": plain(calibration or {}),
+        "transfer": plain(transfer or {}),
+        "targets": plain(targets or []),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -212,4 +224,7 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> Rec
         git_revision=str(payload.get("git_revision", "unknown")),
         created=str(payload.get("created", "")),
         path=path,
+        calibration=dict(payload.get("calibration") or {}),
+        transfer=dict(payload.get("transfer") or {}),
+        targets=list(payload.get("targets") or []),
     )

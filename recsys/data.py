@@ -48,6 +48,11 @@ class Dataset:
                 f"unknown user {name!r} in the {self.name} dataset; users: {', '.join(self.splits)}"
             ) from None
 
+    def listened(self, user: str) -> set[str]:
+        """The tracks in the user's listening history (the played tracks of all their splits)."""
+        splits = self.user(user)
+        return {track_id for split in SPLIT_NAMES for track_id, label in splits[split] if label == 1}
+
     def fingerprint(self, user: str) -> str:
         """SHA-256 of the user's splits (ids and labels) and the audio content of every track in them.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender
 from recsys.data import Dataset, load_split
 from recsys.inference import score_waveforms, sigmoid
-from recsys.metrics import check_labels, ranking_metrics
+from recsys.metrics import balanced_weights, bootstrap_intervals, check_labels, ranking_metrics, reliability
 
 
 class StaleModelWarning(UserWarning):
@@ -57,6 +57,9 @@ class UserEvaluation:
     stale: bool
     recommender: Recommender
     taste_ceiling: float | None = None  # personas only: see lemons.personas.taste_ceiling
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # bootstrap 95 % of auc, ap
+    reliability_curve: list[dict[str, float]] = field(default_factory=list)
+    ece: float | None = None  # expected calibration error under a balanced prior
 
     @property
     def relevance(self) -> np.ndarray:
@@ -70,7 +73,13 @@ class UserEvaluation:
             "n_tracks": len(self.track_ids),
             "n_positives": int(self.labels.sum()),
             "auc": self.auc,
+            "auc_ci95": list(self.intervals.get("auc", ())),
             "ap": self.ap,
+            "ap_ci95": list(self.intervals.get("ap", ())),
+            "ece_balanced": self.ece,
+            "reliability_balanced": self.reliability_curve,
+            "init": "shared" if rec.transfer else ("scratch" if rec.config else None),
+            "prior_logit_offset": rec.calibration.get("prior_logit_offset"),
             "stale": self.stale,
             "taste_ceiling": self.taste_ceiling,
             "checkpoint": rec.path.name if rec.path else None,  # beside this report
@@ -114,6 +123,7 @@ def evaluate_user(
         recommender.model, audio.waveforms, device, progress=progress, desc=f"score {user}"
     )
     metrics = ranking_metrics(audio.labels, logits, what)
+    curve, ece = reliability(audio.labels, sigmoid(logits), weights=balanced_weights(audio.labels))
     ceiling = None
     if data.name == "builtin" and user in PERSONA_NAMES:
         ceiling = taste_ceiling(get_persona(user), data.catalogue, getattr(splits, split))
@@ -128,6 +138,9 @@ def evaluate_user(
         message is not None,
         recommender,
         ceiling,
+        bootstrap_intervals(audio.labels, logits),
+        curve,
+        ece,
     )
 
 
@@ -187,12 +200,17 @@ def summarise(evaluations: Sequence[UserEvaluation], groups: dict[str, Sequence[
     return summary
 
 
+def _interval(row: dict[str, Any], name: str) -> str:
+    interval = row.get(f"{name}_ci95") or ()
+    return f" [{interval[0]:.2f}, {interval[1]:.2f}]" if len(interval) == 2 else ""
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The evaluation as a markdown table (per user, then mean ± std per group)."""
     lines = [
-        "| user | test tracks (played) | AUC | taste ceiling | AP | val AUC | best epoch / run "
-        "| CPU train time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| user | init | test tracks (played) | AUC [95 % CI] | taste ceiling | AP [95 % CI] | ECE | val AUC "
+        "| best epoch / run | CPU train time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary["users"]:
         train = f"{row['train_seconds'] / 60:.1f} min" if row.get("train_seconds") is not None else "?"
@@ -200,10 +218,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             train += f" ({row['train_device']})"
         stale = " (stale)" if row["stale"] else ""
         ceiling = f"{row['taste_ceiling']:.3f}" if row.get("taste_ceiling") is not None else "–"
+        ece = f"{row['ece_balanced']:.3f}" if row.get("ece_balanced") is not None else "–"
         lines.append(
-            f"| {row['user']}{stale} | {row['n_tracks']} ({row['n_positives']}) | {row['auc']:.3f} | "
-            f"{ceiling} | {row['ap']:.3f} | {row['val_auc']:.3f} | {row['best_epoch']} / "
-            f"{row['epochs_run']} | {train} |"
+            f"| {row['user']}{stale} | {row.get('init') or '?'} | {row['n_tracks']} ({row['n_positives']}) "
+            f"| {row['auc']:.3f}{_interval(row, 'auc')} | {ceiling} | {row['ap']:.3f}{_interval(row, 'ap')} "
+            f"| {ece} | {row['val_auc']:.3f} | {row['best_epoch']} / {row['epochs_run']} | {train} |"
         )
     lines.append("")
     for name, group in summary["groups"].items():
@@ -211,6 +230,10 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             f"- {name} ({len(group['users'])}): AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "
             f"AP (MAP) {group['ap_mean']:.3f} ± {group['ap_std']:.3f}"
         )
+    lines.append(
+        "- [95 % CI]: stratified bootstrap of the test split (2000 resamples); ECE: expected calibration "
+        "error of the relevance in 10 bins, played and unplayed tracks weighted equally (a balanced prior)"
+    )
     if any(row.get("taste_ceiling") is not None for row in summary["users"]):
         lines.append(
             "- taste ceiling: AUC of the persona's own taste model, told only what can be heard, on the "

@@ -4,6 +4,7 @@ Run from the project root or from ``recsys/``::
 
     python recsys/experiment.py with user_name=elizabeth
     python recsys/experiment.py with user_name=nina n_epochs=2
+    python recsys/experiment.py with user_name=nina init=scratch     # the paper's recipe, no transfer
     python recsys/experiment.py with user_name=nina publish=True   # becomes the model the app uses
     python recsys/experiment.py -m 127.0.0.1:27017:lemons with user_name=nina   # also log to MongoDB
     python recsys/experiment.py print_config
@@ -30,12 +31,14 @@ import torch
 from sacred import Experiment
 
 from lemons.config import get_settings
+from lemons.errors import ConfigError, ModelError
 from lemons.io import atomic_path, write_json
 from recsys.checkpoint import default_model_path, git_revision, load_checkpoint, save_checkpoint
 from recsys.data import load_dataset, load_split
 from recsys.inference import resolve_device
 from recsys.model import FCN, ModelArgs, count_parameters
 from recsys.observers import prepare, run_commandline
+from recsys.pretraining import SHARED_MODEL
 from recsys.train import SELECTION_RULE, TrainConfig, train_model
 
 ex = prepare(Experiment("lemons-train", save_git_info=False))
@@ -49,13 +52,17 @@ def config():
     log_step = 10  # log the training loss every this many batches
     val_every = 1  # validate (whole tracks) every this many epochs
     input_length = 16000  # training crop in samples at 16 kHz (1 s)
-    model_load_path = ""  # start from this checkpoint ('' = fresh xavier-initialised weights)
+    init = "shared"  # shared: start from the shared FCN (transfer) | scratch: xavier init, as the paper
+    shared_model = ""  # the shared FCN for init=shared ('' = <models_dir>/shared.pt)
+    model_load_path = ""  # start from this user checkpoint instead (overrides init)
     batch_size = 20
     n_epochs = 1000  # upper bound; early stopping usually ends training sooner
     n_steps = 0  # if > 0: train about this many batches whatever the data size (sets n_epochs)
     patience = 30  # stop after this many epochs without a better validation AUC/AP (0 = never)
-    lr = 1e-3
+    lr = 3e-4 if init == "shared" else 1e-3  # fine-tuning steps are smaller than the paper's
     wd = 1e-4
+    silent_per_batch = 2  # silent / near-silent negative crops added to every batch
+    prior_correction = True  # shift the saved logit so relevance assumes as many likes as dislikes
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
     precision = "fp32"  # fp32 | bf16: bf16 autocast trains about 2x faster on CPUs with AMX/AVX512-BF16
@@ -75,9 +82,35 @@ def publish_checkpoint(path: Path, user: str) -> Path:
     return target
 
 
+def initial_model(init: str, shared_model: str, model_load_path: str) -> tuple[FCN, dict]:
+    """The network training starts from, and what it was transferred from (``{}`` for none)."""
+    if model_load_path:
+        return load_checkpoint(model_load_path).model, {"from": str(model_load_path)}
+    if init == "scratch":
+        return FCN(ModelArgs()), {}
+    if init != "shared":
+        raise ConfigError(f"init must be 'shared' or 'scratch', got {init!r}")
+    path = Path(shared_model) if shared_model else default_model_path(SHARED_MODEL)
+    if not path.is_file():
+        raise ModelError(
+            f"init=shared needs the shared model {path}; train it with "
+            "`python recsys/pretrain.py with publish=True`, or train from scratch with init=scratch"
+        )
+    shared = load_checkpoint(path)
+    model = FCN(ModelArgs())
+    model.load_backbone(shared.model)
+    return model, {"from": path.name, "sha256": shared.checksum, "targets": len(shared.targets)}
+
+
+def prior_offset(labels: np.ndarray) -> float:
+    """Logit shift from the training prior to a balanced one: ``log(n_negatives / n_positives)``."""
+    n_pos = float(labels.sum())
+    return float(np.log((labels.size - n_pos) / n_pos))
+
+
 @ex.main
-def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, num_workers, device,
-          save_dir, publish, progress):  # fmt: skip
+def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model, model_load_path,
+          prior_correction, num_workers, device, save_dir, publish, progress):  # fmt: skip
     settings = get_settings()
     config = TrainConfig(**{k: _config[k] for k in TrainConfig.__dataclass_fields__})
     torch_device = resolve_device(device or settings.device)
@@ -89,7 +122,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, n
     fingerprint = data.fingerprint(user_name)
     train_audio = load_split(data, user_name, "train", workers, progress)
     val_audio = load_split(data, user_name, "val", workers, progress)
-    model = load_checkpoint(model_load_path).model if model_load_path else FCN(ModelArgs())
+    model, transfer = initial_model(init, shared_model, model_load_path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = Path(save_dir) if save_dir else settings.runs_dir / "checkpoints" / f"{user_name}-{stamp}"
     print(
@@ -122,6 +155,16 @@ def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, n
         if writer is not None:
             writer.close()
 
+    calibration = {}
+    if prior_correction:
+        offset = prior_offset(train_audio.labels)
+        model.shift_logit(offset)
+        calibration = {
+            "prior_logit_offset": offset,
+            "train_positives": int(train_audio.labels.sum()),
+            "train_negatives": int(len(train_audio.labels) - train_audio.labels.sum()),
+            "rule": "logit + log(negatives / positives) of the training split: a balanced prior",
+        }
     metrics = {
         "val_auc": result.best.val_auc,
         "val_ap": result.best.val_ap,
@@ -142,6 +185,8 @@ def train(_run, _config, user_name, dataset, use_tensorboard, model_load_path, n
         selection=SELECTION_RULE,
         epoch=result.best_epoch,
         revision=git_revision(),
+        calibration=calibration,
+        transfer=transfer,
     )
     summary = {
         "user": user_name,

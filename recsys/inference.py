@@ -56,18 +56,23 @@ def score_waveforms(
 ) -> np.ndarray:
     """Logits ``[n]`` (float64) of whole 16 kHz mono waveforms, each ``[samples]``; lengths may differ.
 
+    A model with several outputs (the shared model) gives ``[n, n_outputs]``.
+
     The model is put in eval mode; callers switch it back to train mode themselves.
     """
     device = device or next(model.parameters()).device
     model.eval()
-    logits = np.zeros(len(waveforms), dtype=np.float64)
+    logits: np.ndarray | None = None
     groups = batches_by_length([len(w) for w in waveforms], max_batch_samples)
     with tqdm(total=len(waveforms), desc=desc, unit="track", disable=not progress, leave=False) as bar:
         for group in groups:
             batch = torch.from_numpy(np.stack([waveforms[i] for i in group])).to(device, torch.float32)
-            logits[group] = model(batch).double().cpu().numpy()
+            outputs = model(batch).double().cpu().numpy()
+            if logits is None:
+                logits = np.zeros((len(waveforms), *outputs.shape[1:]))
+            logits[group] = outputs
             bar.update(len(group))
-    return logits
+    return logits if logits is not None else np.zeros(0)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ class ModelArgs:
     n_mels: int = 256
     channels: tuple[int, ...] = field(default=(64, 128, 128, 128, 64))
     dropout: float = 0.5
+    n_outputs: int = 1  # 1: a user's relevance logit; more: the shared model's catalogue targets
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -107,7 +108,11 @@ class ConvBlock(nn.Sequential):
 
 
 class FCN(nn.Module):
-    """The per-user recommender. ``forward``: ``[batch, samples]`` 16 kHz → logits ``[batch]``."""
+    """The per-user recommender. ``forward``: ``[batch, samples]`` 16 kHz → logits ``[batch]``.
+
+    With ``args.n_outputs > 1`` (the shared model trained on catalogue targets) ``forward`` returns
+    ``[batch, n_outputs]``.
+    """
 
     def __init__(self, args: ModelArgs | None = None) -> None:
         super().__init__()
@@ -119,7 +124,7 @@ class FCN(nn.Module):
         widths = (1, *self.args.channels)
         self.blocks = nn.Sequential(*(ConvBlock(a, b) for a, b in itertools.pairwise(widths)))
         self.dropout = nn.Dropout(self.args.dropout)
-        self.dense = nn.Linear(2 * widths[-1], 1)
+        self.dense = nn.Linear(2 * widths[-1], self.args.n_outputs)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -150,7 +155,28 @@ class FCN(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         pooled = self.embed(self.spectrogram(waveform))
-        return self.dense(self.dropout(pooled)).squeeze(1)
+        outputs = self.dense(self.dropout(pooled))
+        return outputs.squeeze(1) if self.args.n_outputs == 1 else outputs
+
+    def load_backbone(self, other: FCN) -> None:
+        """Copy every weight of ``other`` except its output layer (transfer from the shared model).
+
+        Raises:
+            ValueError: ``other`` has another front end or other channel widths.
+        """
+        mine, theirs = asdict(self.args), asdict(other.args)
+        for ignored in ("n_outputs", "dropout"):
+            mine.pop(ignored), theirs.pop(ignored)
+        if mine != theirs:
+            raise ValueError(f"cannot transfer weights between different networks: {theirs} → {mine}")
+        state = {k: v for k, v in other.state_dict().items() if not k.startswith("dense.")}
+        missing, _ = self.load_state_dict(state, strict=False)
+        assert all(k.startswith("dense.") for k in missing), missing
+
+    def shift_logit(self, offset: float) -> None:
+        """Add ``offset`` to the output logit (a prior correction), exactly, through the dense bias."""
+        with torch.no_grad():
+            self.dense.bias += offset
 
     def relevance(self, waveform: torch.Tensor) -> torch.Tensor:
         """``sigmoid(forward(waveform))``: relevance in [0, 1] per track, ``[batch]``."""

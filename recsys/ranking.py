@@ -7,7 +7,7 @@ ranking of the same catalogue is instant, and an interrupted one resumes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +33,16 @@ class RankedTrack:
 
 @dataclass
 class Ranking:
-    """Tracks sorted by relevance (ties by id), and the tracks that could not be scored, with why."""
+    """Tracks sorted by relevance (ties by id), and the tracks that could not be scored, with why.
+
+    ``listened`` holds the ranked tracks that are in the user's listening history (only when the
+    ranking was asked to include them); ``n_excluded`` counts the history tracks left out.
+    """
 
     tracks: list[RankedTrack]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    listened: frozenset[str] = frozenset()
+    n_excluded: int = 0
 
     def top(self, k: int) -> list[RankedTrack]:
         return self.tracks[:k]
@@ -70,13 +76,22 @@ def rank_tracks(
     cache_dir: Path | None = None,
     chunk: int = 16,
     progress: bool = True,
+    history: Collection[str] = (),
+    include_history: bool = False,
 ) -> Ranking:
     """Score ``track_ids`` (default: the whole catalogue) with whole-track audio and sort them.
 
+    Recommendations are new to the listener: the track ids in ``history`` (what the user has played)
+    are left out, unless ``include_history``, which keeps them and marks them in ``Ranking.listened``.
     Tracks whose audio cannot be used (unreadable, silent, too short) are listed in
     ``Ranking.skipped`` with the reason instead of stopping the ranking.
     """
     ids = list(track_ids) if track_ids is not None else catalogue.ids
+    played = set(history)
+    n_excluded = 0
+    if not include_history:
+        kept = [t for t in ids if t not in played]
+        ids, n_excluded = kept, len(ids) - len(kept)
     cache = ScoreCache(cache_dir / "scores" / f"{recommender.checksum}.json" if cache_dir else None)
     keys = {track_id: catalogue.audio_checksum(track_id) for track_id in ids}
     todo = [t for t in ids if keys[t] not in cache.scores]
@@ -102,4 +117,4 @@ def rank_tracks(
         if t not in bad
     ]
     ranked.sort(key=lambda r: (-r.logit, r.track_id))
-    return Ranking(ranked, skipped)
+    return Ranking(ranked, skipped, frozenset(t for t in ids if t in played), n_excluded)

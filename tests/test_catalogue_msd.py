@@ -318,7 +318,7 @@ def test_recommender_trains_and_evaluates_on_msd(
     write_msd_users(users_dir, *select_msd_users(msd["triplets"], catalogue, min_tracks=5))
     user = user_id("ua")
     quick = {"user_name": user, "dataset": "msd", "progress": False, "device": "cpu"}
-    train_ex.run(config_updates={**quick, "n_epochs": 1, "publish": True})
+    train_ex.run(config_updates={**quick, "n_epochs": 1, "init": "scratch", "publish": True})
     result = eval_ex.run(config_updates=quick).result
     assert 0.0 <= result["all users"]["auc_mean"] <= 1.0
     report = read_json(get_settings().models_dir / f"{user}.eval.json")

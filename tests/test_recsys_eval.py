@@ -16,6 +16,7 @@ from lemons.cli import main as lemons_main
 from lemons.config import get_settings
 from lemons.errors import EvaluationError, ModelError, UnknownPersonaError
 from lemons.interactions import UserSplits, load_splits, save_splits
+from lemons.io import read_json
 from recsys import ranking
 from recsys.checkpoint import find_model, load_checkpoint
 from recsys.data import load_dataset
@@ -30,7 +31,9 @@ QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
 @pytest.fixture()
 def published(recsys_catalogue) -> Path:
     """A one-epoch model of the test user, published to the models folder."""
-    train_ex.run(config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 1, "publish": True})
+    train_ex.run(
+        config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 1, "init": "scratch", "publish": True}
+    )
     return find_model(TEST_USER)
 
 
@@ -129,3 +132,36 @@ def test_rank_command_lists_the_top_tracks(published: Path, capsys) -> None:
     assert [line.split(".")[0].strip() for line in out.splitlines()[1:]] == ["1", "2"]
     assert lemons_main(["rank", "--user", "nobody", "--quiet"]) == 2
     assert "no model for user 'nobody'" in capsys.readouterr().err
+
+
+def test_recommendations_leave_out_the_listening_history_unless_asked(published: Path, capsys) -> None:
+    data = load_dataset("builtin")
+    listened = data.listened(TEST_USER)
+    assert listened and listened == {t for t, y in data.user(TEST_USER).train + data.user(TEST_USER).val
+                                     + data.user(TEST_USER).test if y == 1}  # fmt: skip
+    recommender = load_checkpoint(published)
+    new = rank_tracks(recommender, data.catalogue, history=listened, progress=False)
+    assert {r.track_id for r in new.tracks} == set(data.catalogue.ids) - listened
+    assert new.n_excluded == len(listened) and not new.listened
+    everything = rank_tracks(
+        recommender, data.catalogue, history=listened, include_history=True, progress=False
+    )
+    assert len(everything.tracks) == len(data.catalogue) and everything.listened == listened
+
+    assert lemons_main(["rank", "--user", TEST_USER, "--top", "30", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"({len(listened)} tracks of {TEST_USER}'s listening history left out" in out
+    assert "(in the listening history)" not in out
+    assert lemons_main(["rank", "--user", TEST_USER, "--top", "30", "--quiet", "--include-history"]) == 0
+    assert capsys.readouterr().out.count("(in the listening history)") == len(listened)
+
+
+def test_evaluation_reports_bootstrap_intervals_and_calibration(published: Path) -> None:
+    evaluate(user_name=TEST_USER)
+    report = read_json(published.with_suffix(".eval.json"))
+    low, high = report["auc_ci95"]
+    assert low <= report["auc"] <= high and 0 <= low <= high <= 1
+    assert report["ap_ci95"][0] <= report["ap"] <= report["ap_ci95"][1]
+    assert 0 <= report["ece_balanced"] <= 1 and report["reliability_balanced"]
+    assert sum(b["weight"] for b in report["reliability_balanced"]) == pytest.approx(1.0)
+    assert report["init"] == "scratch"

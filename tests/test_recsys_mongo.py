@@ -71,6 +71,7 @@ def test_training_run_metrics_and_checkpoint_are_stored_in_mongodb(
             config_updates={
                 "user_name": TEST_USER,
                 "n_epochs": 2,
+                "init": "scratch",
                 "progress": False,
                 "device": "cpu",
                 "save_dir": str(tmp_path / "out"),

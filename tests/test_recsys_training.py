@@ -20,7 +20,14 @@ from recsys.data import load_dataset
 from recsys.experiment import ex
 from tests.conftest import TEST_USER
 
-QUICK = {"user_name": TEST_USER, "n_epochs": 2, "progress": False, "num_workers": 1, "device": "cpu"}
+QUICK = {
+    "user_name": TEST_USER,
+    "n_epochs": 2,
+    "init": "scratch",
+    "progress": False,
+    "num_workers": 1,
+    "device": "cpu",
+}
 
 
 def run_training(observers=(), **updates):
@@ -138,7 +145,9 @@ def _script(cwd: Path, script: str, *args: str) -> subprocess.CompletedProcess:
 def test_command_line_from_the_root_and_from_recsys(recsys_catalogue, where: str) -> None:
     cwd = PROJECT_ROOT if where == "root" else PROJECT_ROOT / "recsys"
     script = "recsys/experiment.py" if where == "root" else "experiment.py"
-    done = _script(cwd, script, "with", f"user_name={TEST_USER}", "n_epochs=1", "progress=False")
+    done = _script(
+        cwd, script, "with", f"user_name={TEST_USER}", "n_epochs=1", "init=scratch", "progress=False"
+    )
     assert done.returncode == 0, done.stderr
     assert "best epoch 1 of 1" in done.stdout
     runs = get_settings().runs_dir

@@ -1,0 +1,135 @@
+"""The shared FCN, transfer to a user's model, the prior correction and silent negatives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lemons.catalogue.base import STEMS
+from lemons.config import get_settings
+from lemons.errors import ModelError
+from recsys.checkpoint import load_checkpoint
+from recsys.data import load_dataset, load_split
+from recsys.experiment import ex as train_ex
+from recsys.inference import score_waveforms
+from recsys.model import FCN, ModelArgs
+from recsys.pretrain import ex as pretrain_ex
+from recsys.pretraining import catalogue_targets, target_loss
+from recsys.train import silent_crops
+from tests.conftest import TEST_USER
+
+QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
+
+
+def pretrain_shared(**updates):
+    config = {**QUICK, "n_steps": 2, "batch_size": 4, "val_every": 1, "min_tag_count": 2, "publish": True}
+    return pretrain_ex.run(config_updates={**config, **updates}).result
+
+
+def test_targets_are_the_catalogues_labels_and_z_scored_values(recsys_catalogue) -> None:
+    tracks = load_dataset("builtin").catalogue.tracks
+    targets, values = catalogue_targets(tracks, stem_shares=False, min_tag_count=2)
+    names = [t.name for t in targets]
+    assert values.shape == (len(tracks), len(targets))
+    genres = [n for n in names if n.startswith("genre:")]
+    assert len(genres) == len({t.genre for t in tracks})
+    assert (values[:, : len(genres)].sum(axis=1) == 1).all()  # one genre per track
+    for name in ("tempo", "loudness"):
+        column = values[:, names.index(name)]
+        assert abs(column.mean()) < 1e-5 and abs(column.std() - 1) < 1e-4
+    assert not any(n.startswith("share_") for n in names)
+    with_shares, _ = catalogue_targets(tracks, stem_shares=True, min_tag_count=2)
+    assert [t.name for t in with_shares][-len(STEMS) :] == [f"share_{s}" for s in STEMS]
+
+
+def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -> None:
+    outputs = torch.tensor([[0.0, 2.0], [0.0, 1.0]])
+    values = torch.tensor([[1.0, 1.0], [0.0, float("nan")]])
+    is_label = torch.tensor([True, False])
+    expected = math.log(2) + 1.0  # BCE of logit 0 is log 2 for either label; (2 - 1)² on the known value
+    assert float(target_loss(outputs, values, is_label)) == pytest.approx(expected)
+
+
+def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_catalogue, tmp_path) -> None:
+    result = pretrain_shared()
+    shared = load_checkpoint(result["published"])
+    assert shared.model.args.n_outputs == len(shared.targets) > 2 and shared.user == ""
+    assert {t["kind"] for t in shared.targets} == {"label", "value"}
+
+    user_model = FCN(ModelArgs())
+    user_model.load_backbone(shared.model)
+    for name, value in user_model.state_dict().items():
+        if not name.startswith("dense."):
+            assert torch.equal(value, shared.model.state_dict()[name]), name
+
+    run = train_ex.run(
+        config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 1, "save_dir": str(tmp_path / "o")}
+    )
+    assert run.config["init"] == "shared" and run.config["lr"] == 3e-4
+    recommender = load_checkpoint(tmp_path / "o" / "model.pt")
+    assert recommender.transfer["sha256"] == shared.checksum
+    assert recommender.model.args.n_outputs == 1
+
+
+def test_init_shared_without_a_shared_model_says_how_to_make_one(recsys_catalogue, tmp_path) -> None:
+    with pytest.raises(ModelError, match=r"recsys/pretrain.py with publish=True.*init=scratch"):
+        train_ex.run(config_updates={**QUICK, "user_name": TEST_USER, "save_dir": str(tmp_path / "o")})
+    assert not (tmp_path / "o").exists()
+    scratch = train_ex.run(
+        config_updates={
+            **QUICK,
+            "user_name": TEST_USER,
+            "n_epochs": 1,
+            "init": "scratch",
+            "save_dir": str(tmp_path / "s"),
+        }
+    )
+    assert scratch.config["lr"] == 1e-3 and load_checkpoint(tmp_path / "s" / "model.pt").transfer == {}
+
+
+def test_the_prior_correction_shifts_every_logit_by_log_negatives_over_positives(
+    recsys_catalogue, tmp_path
+) -> None:
+    logits = {}
+    for corrected in (False, True):
+        out = tmp_path / str(corrected)
+        train_ex.run(
+            config_updates={
+                **QUICK,
+                "user_name": TEST_USER,
+                "n_epochs": 1,
+                "init": "scratch",
+                "prior_correction": corrected,
+                "save_dir": str(out),
+            }
+        )
+        recommender = load_checkpoint(out / "model.pt")
+        test = load_split(load_dataset("builtin"), TEST_USER, "test", progress=False)
+        logits[corrected] = score_waveforms(recommender.model, test.waveforms)
+        if corrected:
+            train_labels = load_dataset("builtin").user(TEST_USER).labels("train")
+            expected = math.log((train_labels == 0).sum() / train_labels.sum())
+            assert recommender.calibration["prior_logit_offset"] == pytest.approx(expected)
+            assert recommender.calibration["train_positives"] == int(train_labels.sum())
+        else:
+            assert recommender.calibration == {}
+    offset = logits[True] - logits[False]
+    assert np.allclose(offset, offset[0], atol=1e-5) and offset[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_silent_negatives_are_silence_and_near_silent_noise() -> None:
+    crops = silent_crops(4, 16000, np.random.default_rng(0))
+    assert crops.shape == (4, 16000) and crops.dtype == np.float32
+    assert not crops[0].any() and not crops[2].any()
+    for row in (1, 3):
+        level = 20 * np.log10(np.sqrt(np.mean(crops[row] ** 2)))
+        assert -91 < level < -49
+
+
+def test_no_shared_model_file_is_left_in_models_without_publish(recsys_catalogue, tmp_path) -> None:
+    result = pretrain_shared(publish=False, save_dir=str(tmp_path / "shared"))
+    assert "published" not in result and not (get_settings().models_dir / "shared.pt").exists()
+    assert load_checkpoint(tmp_path / "shared" / "model.pt").metrics["val_loss"] == result["val_loss"]
