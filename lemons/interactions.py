@@ -147,3 +147,37 @@ def load_splits(path: Path | str) -> dict[str, UserSplits]:
     if not path.is_file():
         raise DataError(f"{path}: no splits file; build the dataset first")
     return {user: UserSplits.from_json(data) for user, data in read_json(path).items()}
+
+
+def cross_validation_splits(splits: UserSplits, n_folds: int = 5, seed: int = 0) -> list[UserSplits]:
+    """``n_folds`` re-splits of all of a user's labelled tracks, each fold once the test split.
+
+    Played and unplayed tracks are dealt into the folds separately (stratified), so each test fold
+    keeps the user's class ratio. Of the remaining tracks, one in nine of each class (at least one)
+    validates and the rest train: about 80/10/10 of the non-test part as in :func:`make_splits`.
+    Every track is in exactly one test fold, so the folds' test predictions together cover the whole
+    history: an evaluation with about ten times the tracks of one test split.
+    """
+    items = [item for split in SPLIT_NAMES for item in splits[split]]
+    by_label = {label: sorted(t for t, y in items if y == label) for label in (1, 0)}
+    if n_folds < 2 or min(len(ids) for ids in by_label.values()) < n_folds:
+        raise DataError(
+            f"user {splits.user!r}: {n_folds}-fold cross-validation needs at least {n_folds} played and "
+            f"{n_folds} unplayed tracks and at least 2 folds"
+        )
+    rng = np.random.default_rng(stable_seed("cross-validation", splits.user, seed))
+    folds: list[dict[int, list[str]]] = [{1: [], 0: []} for _ in range(n_folds)]
+    for label, ids in by_label.items():
+        for position, index in enumerate(rng.permutation(len(ids))):
+            folds[position % n_folds][label].append(ids[index])
+    result = []
+    for k in range(n_folds):
+        parts: dict[str, list[tuple[str, int]]] = {s: [] for s in SPLIT_NAMES}
+        for label in (1, 0):
+            rest = [t for j in range(n_folds) if j != k for t in folds[j][label]]
+            n_val = max(1, round(len(rest) / 9))
+            parts["val"] += [(t, label) for t in rest[:n_val]]
+            parts["train"] += [(t, label) for t in rest[n_val:]]
+            parts["test"] += [(t, label) for t in folds[k][label]]
+        result.append(UserSplits(splits.user, **{s: tuple(sorted(parts[s])) for s in SPLIT_NAMES}))
+    return result

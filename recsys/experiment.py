@@ -62,6 +62,7 @@ def config():
     lr = 3e-4 if init == "shared" else 1e-3  # fine-tuning steps are smaller than the paper's
     wd = 1e-4
     silent_per_batch = 2  # silent / near-silent negative crops added to every batch
+    freeze_blocks = 3 if init == "shared" else 0  # shared conv blocks kept as they are (0-4)
     prior_correction = True  # shift the saved logit so relevance assumes as many likes as dislikes
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
@@ -149,7 +150,15 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
 
     try:
         result = train_model(
-            model, train_audio, val_audio, config, torch_device, on_epoch, on_step, progress=progress
+            model,
+            train_audio,
+            val_audio,
+            config,
+            torch_device,
+            on_epoch,
+            on_step,
+            progress,
+            settings.cache_dir,
         )
     finally:
         if writer is not None:

@@ -150,13 +150,31 @@ class FCN(nn.Module):
 
     def embed(self, spectrogram: torch.Tensor) -> torch.Tensor:
         """``[batch, 1, n_mels, frames]`` → pooled features ``[batch, 2 × last channels]``."""
-        features = self.blocks(spectrogram)
+        return self.pool(self.blocks(spectrogram))
+
+    def block_features(self, spectrogram: torch.Tensor, depth: int) -> torch.Tensor:
+        """The output of the first ``depth`` conv blocks.
+
+        Shape ``[batch, channels, n_mels / 2^depth, frames / 2^depth]``, sizes rounded down at every pooling.
+        """
+        return self.blocks[:depth](spectrogram)
+
+    def from_block(self, features: torch.Tensor, depth: int) -> torch.Tensor:
+        """Logits from the output of block ``depth`` (:meth:`block_features`): the rest of :meth:`forward`."""
+        return self.output(self.pool(self.blocks[depth:](features)))
+
+    @staticmethod
+    def pool(features: torch.Tensor) -> torch.Tensor:
+        """Global average and max pooling of the last feature map: ``[batch, 2 × channels]``."""
         return torch.cat((features.mean(dim=(2, 3)), features.amax(dim=(2, 3))), dim=1)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        pooled = self.embed(self.spectrogram(waveform))
+    def output(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Dropout and the dense layer: logits ``[batch]`` (``[batch, n_outputs]`` for the shared model)."""
         outputs = self.dense(self.dropout(pooled))
         return outputs.squeeze(1) if self.args.n_outputs == 1 else outputs
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.output(self.embed(self.spectrogram(waveform)))
 
     def load_backbone(self, other: FCN) -> None:
         """Copy every weight of ``other`` except its output layer (transfer from the shared model).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from lemons.errors import AudioError, ConfigError, DataError
 from lemons.interactions import stable_seed
 from recsys.data import LabelledAudio
+from recsys.features import FeatureStore, feature_width, freeze_prefix, random_feature_crops
 from recsys.inference import place, score_waveforms
 from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
@@ -49,6 +51,7 @@ class TrainConfig:
     val_every: int = 1  # validate every this many epochs (the last epoch is always validated)
     precision: str = "fp32"  # fp32 | bf16 (autocast; about 2x faster on CPUs with AMX/AVX512-BF16)
     silent_per_batch: int = 2  # silent or near-silent crops added to every batch as negatives
+    freeze_blocks: int = 0  # conv blocks kept as they are (transfer); trained on their cached outputs
 
     def __post_init__(self) -> None:
         for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
@@ -57,6 +60,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
         if not isinstance(self.n_steps, int) or self.n_steps < 0:
             raise ConfigError(f"n_steps must be a whole number ≥ 0, got {self.n_steps!r}")
+        if not isinstance(self.freeze_blocks, int) or not 0 <= self.freeze_blocks <= 4:
+            raise ConfigError(f"freeze_blocks must be a whole number from 0 to 4, got {self.freeze_blocks!r}")
         if not isinstance(self.silent_per_batch, int) or self.silent_per_batch < 0:
             raise ConfigError(f"silent_per_batch must be a whole number ≥ 0, got {self.silent_per_batch!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
@@ -117,6 +122,61 @@ def silent_crops(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
     return crops
 
 
+class WaveformInputs:
+    """Training batches of random 1 s crops of the waveforms, validation on whole tracks (the paper's way)."""
+
+    def __init__(self, train: LabelledAudio, val: LabelledAudio, config: TrainConfig, device: torch.device):
+        self.train, self.val, self.config, self.device = train, val, config, device
+
+    def batch_logits(self, model: FCN, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """Logits of the chosen tracks' crops, then of ``silent_per_batch`` silent crops."""
+        length = self.config.input_length
+        crops = random_crops(self.train.waveforms, chosen, length, rng)
+        crops = np.concatenate((crops, silent_crops(self.config.silent_per_batch, length, rng)))
+        with autocast(self.config.precision, self.device):
+            return model(torch.from_numpy(crops).to(self.device)).float()
+
+    def train_mode(self, model: FCN) -> None:
+        model.train()
+
+    def validation_logits(self, model: FCN) -> np.ndarray:
+        with autocast(self.config.precision, self.device):
+            return score_waveforms(model, self.val.waveforms, self.device, desc="validate")
+
+
+class FrozenPrefixInputs(WaveformInputs):
+    """With the first ``freeze_blocks`` blocks frozen: batches are crops of their cached feature maps.
+
+    The frozen blocks compute the same for every epoch, so their whole-track outputs are computed once
+    (:class:`recsys.features.FeatureStore`) and only the blocks that follow run in training and validation.
+    A training crop covers the time span of ``input_length`` samples at a random time step.
+    """
+
+    def __init__(self, model: FCN, train: LabelledAudio, val: LabelledAudio, config: TrainConfig,
+                 device: torch.device, cache_dir: Path | None, progress: bool):  # fmt: skip
+        super().__init__(train, val, config, device)
+        self.depth = config.freeze_blocks
+        self.store = FeatureStore(model, self.depth, cache_dir)
+        self.train_features = self.store.features(train.waveforms, progress, "features train")
+        self.val_features = self.store.features(val.waveforms, progress, "features val")
+        self.width = feature_width(config.input_length, model, self.depth)
+
+    def batch_logits(self, model: FCN, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        crops = random_feature_crops(self.train_features, chosen, self.width, rng)
+        silent = silent_crops(self.config.silent_per_batch, self.config.input_length, rng)
+        if len(silent):
+            crops = np.concatenate((crops, self.store.compute(silent)[..., : self.width]))
+        with autocast(self.config.precision, self.device):
+            return model.from_block(torch.from_numpy(crops).to(self.device), self.depth).float()
+
+    def train_mode(self, model: FCN) -> None:
+        model.train()
+        freeze_prefix(model, self.depth)  # the frozen BatchNorms keep their running statistics
+
+    def validation_logits(self, model: FCN) -> np.ndarray:
+        return self.store.score(self.val_features, model)
+
+
 def train_model(
     model: FCN,
     train: LabelledAudio,
@@ -126,8 +186,12 @@ def train_model(
     on_epoch: Callable[[EpochResult], None] | None = None,
     on_step: Callable[[int, float], None] | None = None,
     progress: bool = True,
+    feature_cache: Path | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and return the best epoch's weights (``model`` ends with them loaded).
+
+    With ``config.freeze_blocks`` the first blocks keep their weights and their outputs are cached in
+    ``feature_cache`` (see :class:`FrozenPrefixInputs`).
 
     Raises:
         DataError: the training split is empty.
@@ -145,7 +209,15 @@ def train_model(
     check_labels(val.labels, what="the validation split")
     rng = np.random.default_rng(stable_seed("train-crops", config.seed))
     model = place(model, device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
+    if config.freeze_blocks:
+        freeze_prefix(model, config.freeze_blocks)
+        inputs: WaveformInputs = FrozenPrefixInputs(
+            model, train, val, config, device, feature_cache, progress
+        )
+    else:
+        inputs = WaveformInputs(train, val, config, device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.wd)
     loss_fn = nn.BCEWithLogitsLoss()
     labels = torch.from_numpy(train.labels.astype(np.float32))
     val_labels = val.labels.astype(np.float64)
@@ -158,22 +230,14 @@ def train_model(
     step, stale_epochs, started = 0, 0, time.perf_counter()
     for epoch in range(1, n_epochs + 1):
         epoch_start = time.perf_counter()
-        model.train()
+        inputs.train_mode(model)
         order = rng.permutation(len(train.labels))
         total_loss = 0.0
         bar = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
         for b in bar:
             chosen = order[b * config.batch_size : (b + 1) * config.batch_size]
-            crops = random_crops(train.waveforms, chosen, config.input_length, rng)
-            targets = labels[chosen]
-            if config.silent_per_batch:
-                crops = np.concatenate(
-                    (crops, silent_crops(config.silent_per_batch, config.input_length, rng))
-                )
-                targets = torch.cat((targets, torch.zeros(config.silent_per_batch)))
-            with autocast(config.precision, device):
-                batch_logits = model(torch.from_numpy(crops).to(device))
-            loss = loss_fn(batch_logits.float(), targets.to(device))
+            targets = torch.cat((labels[chosen], torch.zeros(config.silent_per_batch)))
+            loss = loss_fn(inputs.batch_logits(model, chosen, rng), targets.to(device))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -192,8 +256,7 @@ def train_model(
             if on_epoch is not None:
                 on_epoch(result)
             continue  # patience is checked on validated epochs
-        with autocast(config.precision, device):
-            logits = score_waveforms(model, val.waveforms, device, progress=progress, desc="validate")
+        logits = inputs.validation_logits(model)
         val_loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_labels)).item())
         scores = ranking_metrics(val_labels, logits, what="the validation split")
         key = (scores["auc"], scores["ap"], -val_loss)  # SELECTION_RULE

@@ -63,3 +63,23 @@ def test_malformed_triplets_name_the_line(tmp_path: Path) -> None:
     (tmp_path / "t.txt").write_text("ana\tT001\t3\nana T002 x\n")
     with pytest.raises(DataError, match=r"t.txt:2"):
         read_triplets(tmp_path / "t.txt")
+
+
+def test_cross_validation_folds_cover_every_track_once_and_keep_the_class_ratio() -> None:
+    from lemons.interactions import cross_validation_splits
+
+    catalogue = [f"t{i:03d}" for i in range(200)]
+    splits = make_splits("u", catalogue[:40], catalogue, seed=0, negatives_per_positive=3.0)
+    folds = cross_validation_splits(splits, n_folds=5, seed=0)
+    everything = {item for split in ("train", "val", "test") for item in splits[split]}
+    tests = [item for fold in folds for item in fold.test]
+    assert len(tests) == len(everything) and set(tests) == everything
+    for fold in folds:
+        assert sum(y for _, y in fold.test) == 8 and len(fold.test) == 32  # 40 played, 120 not, / 5
+        parts = [set(fold.train), set(fold.val), set(fold.test)]
+        assert set().union(*parts) == everything and sum(map(len, parts)) == len(everything)
+        assert {y for _, y in fold.val} == {0, 1}
+    assert folds == cross_validation_splits(splits, n_folds=5, seed=0)
+    assert folds != cross_validation_splits(splits, n_folds=5, seed=1)
+    with pytest.raises(DataError, match="at least 50 played"):
+        cross_validation_splits(splits, n_folds=50)

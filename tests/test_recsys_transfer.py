@@ -133,3 +133,36 @@ def test_no_shared_model_file_is_left_in_models_without_publish(recsys_catalogue
     result = pretrain_shared(publish=False, save_dir=str(tmp_path / "shared"))
     assert "published" not in result and not (get_settings().models_dir / "shared.pt").exists()
     assert load_checkpoint(tmp_path / "shared" / "model.pt").metrics["val_loss"] == result["val_loss"]
+
+
+def test_fine_tuning_keeps_the_frozen_blocks_and_caches_their_features(recsys_catalogue, tmp_path) -> None:
+    shared = load_checkpoint(pretrain_shared()["published"])
+    train_ex.run(
+        config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 2, "save_dir": str(tmp_path / "o")}
+    )
+    recommender = load_checkpoint(tmp_path / "o" / "model.pt")
+    model = recommender.model
+    assert recommender.config["freeze_blocks"] == 3
+    before, after = shared.model.state_dict(), model.state_dict()
+    frozen = ("spec_bn.", "blocks.0.", "blocks.1.", "blocks.2.")
+    assert all(torch.equal(after[k], before[k]) for k in after if k.startswith(frozen))  # BN stats too
+    assert not torch.equal(after["blocks.3.0.weight"], before["blocks.3.0.weight"])
+    cached = list((get_settings().cache_dir / "features").glob("*/*.npy"))
+    splits = load_dataset("builtin").user(TEST_USER)
+    assert len(cached) == len(splits.train) + len(splits.val)
+
+
+def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
+    from recsys.features import FeatureStore, feature_width
+
+    torch.manual_seed(0)
+    model = FCN(ModelArgs()).eval()
+    test = load_split(load_dataset("builtin"), TEST_USER, "test", progress=False)
+    store = FeatureStore(model, 3, get_settings().cache_dir)
+    features = store.features(test.waveforms)
+    again = store.features(test.waveforms)  # from the cache
+    assert all(np.array_equal(a, b) for a, b in zip(features, again, strict=True))
+    exact = score_waveforms(model, test.waveforms)
+    assert np.allclose(store.score(features), exact, atol=2e-2)  # float16 storage
+    assert np.allclose(store.score([store.compute(w[None])[0] for w in test.waveforms]), exact, atol=1e-4)
+    assert feature_width(16000, model, 3) == store.compute(np.zeros((1, 16000), np.float32)).shape[-1]

@@ -1,0 +1,120 @@
+"""Feature maps of a frozen network prefix: computed once per track, shared by every model built on it.
+
+A user's FCN fine-tuned from the shared model keeps its first conv blocks as they are (``freeze_blocks``),
+so the output of those blocks is the same for every persona. :class:`FeatureStore` computes it once per
+track (whole tracks, 16 kHz mono) and keeps it as float16 ``.npy`` files under
+``<cache_dir>/features/<prefix hash>/<audio hash>.npy``, written atomically; training and ranking then
+run only the blocks that follow. Most of the FCN's arithmetic is in its early blocks (at full time
+resolution), so this makes fine-tuning and ranking several times cheaper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lemons.io import atomic_path
+from recsys.model import FCN
+
+FEATURE_DTYPE = np.float16
+
+
+def prefix_hash(model: FCN, depth: int) -> str:
+    """SHA-256 of everything the first ``depth`` blocks compute with: model args, front end and weights."""
+    digest = hashlib.sha256(repr((model.args.to_dict(), depth)).encode())
+    prefixes = ("front_end.", "spec_bn.", *(f"blocks.{i}." for i in range(depth)))
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.startswith(prefixes):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def feature_width(samples: int, model: FCN, depth: int) -> int:
+    """Time steps of the block-``depth`` output for an input of ``samples`` samples."""
+    frames = samples // model.args.hop_length + 1
+    for _ in range(depth):
+        frames //= 2
+    return frames
+
+
+def freeze_prefix(model: FCN, depth: int) -> None:
+    """Stop training the front end and the first ``depth`` blocks; their BatchNorms keep their statistics."""
+    for module in (model.front_end, model.spec_bn, *model.blocks[:depth]):
+        module.eval()
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
+class FeatureStore:
+    """Block-``depth`` feature maps ``[channels, mels, time]`` (float16) of whole waveforms.
+
+    Cached by the prefix's weights and the audio content, when ``cache_dir`` is given.
+    """
+
+    def __init__(self, model: FCN, depth: int, cache_dir: Path | None = None) -> None:
+        self.model = model
+        self.depth = depth
+        self.key = prefix_hash(model, depth)
+        self.folder = cache_dir / "features" / self.key[:16] if cache_dir is not None else None
+
+    @torch.inference_mode()
+    def compute(self, waveforms: np.ndarray) -> np.ndarray:
+        """Feature maps of a batch of equal-length waveforms ``[batch, samples]``, float32, not cached."""
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        batch = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32)).to(device)
+        return self.model.block_features(self.model.spectrogram(batch), self.depth).float().cpu().numpy()
+
+    def features(
+        self, waveforms: Sequence[np.ndarray], progress: bool = False, desc: str = "features"
+    ) -> list[np.ndarray]:
+        """One float16 feature map per waveform, from the cache where it holds one."""
+        out: list[np.ndarray] = []
+        for waveform in tqdm(waveforms, desc=desc, unit="track", disable=not progress, leave=False):
+            path = None
+            if self.folder is not None:
+                audio_key = hashlib.sha256(np.ascontiguousarray(waveform, dtype=np.float32).tobytes())
+                path = self.folder / f"{audio_key.hexdigest()}.npy"
+                if path.is_file():
+                    try:
+                        out.append(np.load(path, allow_pickle=False))
+                        continue
+                    except (OSError, ValueError):
+                        pass  # a damaged file is recomputed
+            feature = self.compute(waveform[None])[0].astype(FEATURE_DTYPE)
+            if path is not None:
+                with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, feature, allow_pickle=False)
+            out.append(feature)
+        return out
+
+    @torch.inference_mode()
+    def score(self, features: Sequence[np.ndarray], model: FCN | None = None) -> np.ndarray:
+        """Logits ``[n]`` (float64) of ``model`` (default: the store's) from stored feature maps."""
+        model = model or self.model
+        model.eval()
+        device = next(model.parameters()).device
+        logits = np.zeros(len(features))
+        for i, feature in enumerate(features):
+            batch = torch.from_numpy(feature[None].astype(np.float32)).to(device)
+            logits[i] = float(model.from_block(batch, self.depth)[0])
+        return logits
+
+
+def random_feature_crops(
+    features: Sequence[np.ndarray], indices: Sequence[int], width: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``[len(indices), channels, mels, width]`` float32: a crop at a random time step of each chosen map."""
+    first = features[indices[0]]
+    crops = np.empty((len(indices), *first.shape[:2], width), dtype=np.float32)
+    for row, index in enumerate(indices):
+        feature = features[index]
+        start = int(rng.integers(0, feature.shape[-1] - width + 1))
+        crops[row] = feature[..., start : start + width]
+    return crops
