@@ -4,6 +4,7 @@ Run from the project root or from ``recsys/``::
 
     python recsys/eval.py with user_name=all          # every user with a model in <models_dir>
     python recsys/eval.py with user_name=nina
+    python recsys/eval.py with user_name=all recommendations=True   # + whole-catalogue top-5 and silence
     python recsys/eval.py with user_name=nina model_load_path=runs/checkpoints/nina-…/model.pt
 
 Whole tracks are scored; AUC and average precision (the paper's MAP) are reported per user and as
@@ -25,13 +26,14 @@ from sacred import Experiment
 
 from lemons.config import get_settings
 from lemons.errors import ConfigError, ModelError
-from lemons.io import atomic_open, write_json
+from lemons.io import atomic_open, read_json, write_json
 from lemons.personas import DEMO_PERSONAS, PLANTED_PERSONAS
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset
 from recsys.evaluate import (
     StaleModelWarning,
     evaluate_user,
+    recommendation_check,
     summarise,
     summary_markdown,
     write_user_evaluation,
@@ -51,6 +53,7 @@ def config():
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting)
     use_tensorboard = False  # also write the metrics as TensorBoard scalars next to the models
+    recommendations = False  # also rank the whole catalogue (history left out): top-5 relevance, silence
     progress = True
 
 
@@ -72,8 +75,9 @@ def model_paths(user_name: str, model_load_path: str, users: list[str]) -> dict[
 
 @ex.main
 def evaluate(
-    _run, user_name, dataset, model_load_path, split, num_workers, device, use_tensorboard, progress
-):
+    _run, user_name, dataset, model_load_path, split, num_workers, device, use_tensorboard, recommendations,
+    progress,
+):  # fmt: skip
     settings = get_settings()
     torch_device = resolve_device(device or settings.device)
     workers = settings.num_workers if num_workers is None else int(num_workers)
@@ -88,6 +92,14 @@ def evaluate(
             evaluation = evaluate_user(recommender, data, user, split, torch_device, workers, progress)
         for warning in caught:
             print(f"WARNING: {warning.message}", file=sys.stderr)
+        if recommendations:
+            evaluation.recommendations = recommendation_check(
+                recommender, data, user, torch_device, workers=workers, progress=progress,
+                cache_dir=settings.cache_dir,
+            )  # fmt: skip
+        cv_path = path.with_suffix(".cv.json")
+        if cv_path.is_file() and read_json(cv_path).get("model_sha256") == recommender.checksum:
+            evaluation.cross_validation = read_json(cv_path)
         report_path, _ = write_user_evaluation(evaluation, data)
         _run.log_scalar("auc", evaluation.auc)
         _run.log_scalar("ap", evaluation.ap)

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from lemons.errors import ModelError
 from lemons.io import atomic_open, write_json
 from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender
-from recsys.data import Dataset, load_split
+from recsys.data import Dataset, load_split, load_waveforms
+from recsys.features import FeatureStore
 from recsys.inference import score_waveforms, sigmoid
 from recsys.metrics import balanced_weights, bootstrap_intervals, check_labels, ranking_metrics, reliability
 
@@ -60,6 +62,8 @@ class UserEvaluation:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # bootstrap 95 % of auc, ap
     reliability_curve: list[dict[str, float]] = field(default_factory=list)
     ece: float | None = None  # expected calibration error under a balanced prior
+    recommendations: dict[str, Any] | None = None  # recommendation_check, when asked for
+    cross_validation: dict[str, Any] | None = None  # <model>.cv.json of recsys/crossval.py, when present
 
     @property
     def relevance(self) -> np.ndarray:
@@ -92,6 +96,14 @@ class UserEvaluation:
             "val_auc": rec.metrics.get("val_auc"),
             "val_ap": rec.metrics.get("val_ap"),
             "git_revision": rec.git_revision,
+            "recommendations": self.recommendations,
+            "cross_validation": {
+                k: v
+                for k, v in self.cross_validation.items()
+                if k not in ("predictions", "reliability_balanced")
+            }
+            if self.cross_validation
+            else None,
         }
 
 
@@ -142,6 +154,60 @@ def evaluate_user(
         curve,
         ece,
     )
+
+
+def recommendation_check(
+    recommender: Recommender,
+    data: Dataset,
+    user: str,
+    device: torch.device | None = None,
+    top: int = 10,
+    workers: int = 2,
+    progress: bool = True,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """What the user is recommended from the whole catalogue, history left out, and how silence compares.
+
+    The catalogue is ranked through the cached outputs of the model's frozen blocks when it has any
+    (:class:`recsys.features.FeatureStore`, float16), else with whole tracks; the top ``top`` are then
+    scored exactly. ``silence_at_or_above`` counts the top tracks that digital silence of the same length
+    scores at least as high as: silence is the all-off input of every explanation.
+    """
+    listened = data.listened(user)
+    candidates = [t for t in data.catalogue.ids if t not in listened]
+    depth = int(recommender.config.get("freeze_blocks", 0))
+    model = recommender.model
+    store = FeatureStore(model, depth, cache_dir if depth else None)  # only a shared prefix is worth caching
+    logits = np.zeros(len(candidates))
+    chunk = 64
+    with tqdm(total=len(candidates), desc=f"rank {user}", unit="track", disable=not progress) as bar:
+        for start in range(0, len(candidates), chunk):
+            waveforms = load_waveforms(data.catalogue, candidates[start : start + chunk], workers, False)
+            logits[start : start + chunk] = store.score(store.features(waveforms), model)
+            bar.update(len(waveforms))
+    chosen = [candidates[i] for i in np.argsort(-logits, kind="stable")[:top]]
+    waveforms = load_waveforms(data.catalogue, chosen, workers, False)
+    exact = score_waveforms(model, waveforms, device)
+    order = np.argsort(-exact, kind="stable")  # the exact scores decide the order within the top
+    chosen, waveforms, exact = [chosen[i] for i in order], [waveforms[i] for i in order], exact[order]
+    silence = {
+        n: float(score_waveforms(model, [np.zeros(n, np.float32)], device)[0]) for n in map(len, waveforms)
+    }
+    at_or_above = [silence[len(w)] >= z for w, z in zip(waveforms, exact, strict=True)]
+    return {
+        "n_candidates": len(candidates),
+        "n_history_excluded": len(data.catalogue.ids) - len(candidates),
+        "top": [
+            {
+                "track_id": t,
+                "relevance": float(sigmoid(z)),
+                "silence_relevance": float(sigmoid(silence[len(w)])),
+            }
+            for t, z, w in zip(chosen, exact, waveforms, strict=True)
+        ],
+        "top5_min_relevance": float(sigmoid(exact[:5]).min()),
+        "silence_at_or_above": int(sum(at_or_above)),
+    }
 
 
 def write_user_evaluation(evaluation: UserEvaluation, data: Dataset) -> tuple[Path, Path]:
@@ -205,6 +271,26 @@ def _interval(row: dict[str, Any], name: str) -> str:
     return f" [{interval[0]:.2f}, {interval[1]:.2f}]" if len(interval) == 2 else ""
 
 
+def _recommendation_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Cross-validated AUC and what the whole catalogue recommends, for users that have them."""
+    rows = [r for r in rows if r.get("cross_validation") or r.get("recommendations")]
+    if not rows:
+        return []
+    lines = [
+        "| user | cross-validated AUC [95 % CI] (tracks) | CV ECE | top-5 new: lowest relevance "
+        "| silence ≥ track in the top 10 |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cv, rec = row.get("cross_validation") or {}, row.get("recommendations") or {}
+        auc = f"{cv['auc']:.3f}{_interval(cv, 'auc')} ({cv['n_tracks']})" if cv else "–"
+        ece = f"{cv['ece_balanced']:.3f}" if cv else "–"
+        top5 = f"{rec['top5_min_relevance']:.3f}" if rec else "–"
+        silence = f"{rec['silence_at_or_above']} / {len(rec['top'])}" if rec else "–"
+        lines.append(f"| {row['user']} | {auc} | {ece} | {top5} | {silence} |")
+    return lines
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The evaluation as a markdown table (per user, then mean ± std per group)."""
     lines = [
@@ -224,7 +310,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             f"| {row['auc']:.3f}{_interval(row, 'auc')} | {ceiling} | {row['ap']:.3f}{_interval(row, 'ap')} "
             f"| {ece} | {row['val_auc']:.3f} | {row['best_epoch']} / {row['epochs_run']} | {train} |"
         )
-    lines.append("")
+    lines += ["", *_recommendation_table(summary["users"]), ""]
     for name, group in summary["groups"].items():
         lines.append(
             f"- {name} ({len(group['users'])}): AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "
@@ -234,6 +320,16 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "- [95 % CI]: stratified bootstrap of the test split (2000 resamples); ECE: expected calibration "
         "error of the relevance in 10 bins, played and unplayed tracks weighted equally (a balanced prior)"
     )
+    if any(row.get("cross_validation") for row in summary["users"]):
+        lines.append(
+            "- cross-validated: the recipe of each published model retrained on 5 stratified folds of the "
+            "whole history, each fold scored by the model that did not see it (`recsys/crossval.py`)"
+        )
+    if any(row.get("recommendations") for row in summary["users"]):
+        lines.append(
+            "- top-5 new / silence: the whole built-in catalogue ranked with the listening history left out; "
+            "silence is scored at the length of each track"
+        )
     if any(row.get("taste_ceiling") is not None for row in summary["users"]):
         lines.append(
             "- taste ceiling: AUC of the persona's own taste model, told only what can be heard, on the "

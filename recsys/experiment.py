@@ -31,15 +31,14 @@ import torch
 from sacred import Experiment
 
 from lemons.config import get_settings
-from lemons.errors import ConfigError, ModelError
 from lemons.io import atomic_path, write_json
-from recsys.checkpoint import default_model_path, git_revision, load_checkpoint, save_checkpoint
+from recsys.checkpoint import default_model_path, git_revision, save_checkpoint
 from recsys.data import load_dataset, load_split
 from recsys.inference import resolve_device
-from recsys.model import FCN, ModelArgs, count_parameters
+from recsys.model import count_parameters
 from recsys.observers import prepare, run_commandline
-from recsys.pretraining import SHARED_MODEL
 from recsys.train import SELECTION_RULE, TrainConfig, train_model
+from recsys.transfer import initial_model, prior_calibration
 
 ex = prepare(Experiment("lemons-train", save_git_info=False))
 
@@ -78,35 +77,9 @@ def publish_checkpoint(path: Path, user: str) -> Path:
     target = default_model_path(user)
     with atomic_path(target) as tmp:
         shutil.copyfile(path, tmp)
-    for stale in (target.with_suffix(".eval.json"), target.with_suffix(".predictions.csv")):
+    for stale in (target.with_suffix(s) for s in (".eval.json", ".predictions.csv", ".cv.json")):
         stale.unlink(missing_ok=True)
     return target
-
-
-def initial_model(init: str, shared_model: str, model_load_path: str) -> tuple[FCN, dict]:
-    """The network training starts from, and what it was transferred from (``{}`` for none)."""
-    if model_load_path:
-        return load_checkpoint(model_load_path).model, {"from": str(model_load_path)}
-    if init == "scratch":
-        return FCN(ModelArgs()), {}
-    if init != "shared":
-        raise ConfigError(f"init must be 'shared' or 'scratch', got {init!r}")
-    path = Path(shared_model) if shared_model else default_model_path(SHARED_MODEL)
-    if not path.is_file():
-        raise ModelError(
-            f"init=shared needs the shared model {path}; train it with "
-            "`python recsys/pretrain.py with publish=True`, or train from scratch with init=scratch"
-        )
-    shared = load_checkpoint(path)
-    model = FCN(ModelArgs())
-    model.load_backbone(shared.model)
-    return model, {"from": path.name, "sha256": shared.checksum, "targets": len(shared.targets)}
-
-
-def prior_offset(labels: np.ndarray) -> float:
-    """Logit shift from the training prior to a balanced one: ``log(n_negatives / n_positives)``."""
-    n_pos = float(labels.sum())
-    return float(np.log((labels.size - n_pos) / n_pos))
 
 
 @ex.main
@@ -164,16 +137,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
         if writer is not None:
             writer.close()
 
-    calibration = {}
-    if prior_correction:
-        offset = prior_offset(train_audio.labels)
-        model.shift_logit(offset)
-        calibration = {
-            "prior_logit_offset": offset,
-            "train_positives": int(train_audio.labels.sum()),
-            "train_negatives": int(len(train_audio.labels) - train_audio.labels.sum()),
-            "rule": "logit + log(negatives / positives) of the training split: a balanced prior",
-        }
+    calibration = prior_calibration(model, train_audio.labels) if prior_correction else {}
     metrics = {
         "val_auc": result.best.val_auc,
         "val_ap": result.best.val_ap,

@@ -165,3 +165,33 @@ def test_evaluation_reports_bootstrap_intervals_and_calibration(published: Path)
     assert 0 <= report["ece_balanced"] <= 1 and report["reliability_balanced"]
     assert sum(b["weight"] for b in report["reliability_balanced"]) == pytest.approx(1.0)
     assert report["init"] == "scratch"
+
+
+def test_cross_validation_scores_every_labelled_track_and_the_report_shows_it(published: Path) -> None:
+    from recsys.crossval import ex as crossval_ex
+
+    result = crossval_ex.run(config_updates={**QUICK, "user_name": TEST_USER, "folds": 2}).result[TEST_USER]
+    cv = read_json(published.with_suffix(".cv.json"))
+    splits = load_dataset("builtin").user(TEST_USER)
+    labelled = {(t, y) for s in ("train", "val", "test") for t, y in splits[s]}
+    assert {(p["track_id"], p["label"]) for p in cv["predictions"]} == labelled
+    assert cv["model_sha256"] == load_checkpoint(published).checksum and cv["init"] == "scratch"
+    scores = [p["logit"] for p in cv["predictions"]]
+    assert cv["auc"] == pytest.approx(roc_auc_score([p["label"] for p in cv["predictions"]], scores))
+    assert cv["auc_ci95"][0] <= cv["auc"] <= cv["auc_ci95"][1] and result["auc"] == cv["auc"]
+    assert len(cv["train_seconds_per_fold"]) == 2
+
+    evaluate(user_name="all", recommendations=True)
+    report = read_json(published.with_suffix(".eval.json"))
+    assert report["cross_validation"]["auc"] == cv["auc"]
+    recommended = report["recommendations"]
+    listened = load_dataset("builtin").listened(TEST_USER)
+    assert not {r["track_id"] for r in recommended["top"]} & listened
+    assert recommended["n_history_excluded"] == len(listened)
+    assert 0 <= recommended["silence_at_or_above"] <= len(recommended["top"]) == 10
+    relevances = [r["relevance"] for r in recommended["top"]]
+    assert (
+        relevances == sorted(relevances, reverse=True) and recommended["top5_min_relevance"] == relevances[4]
+    )
+    table = (published.parent / "eval_report.md").read_text()
+    assert "cross-validated AUC" in table and f"| {TEST_USER} | {cv['auc']:.3f} [" in table
