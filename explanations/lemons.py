@@ -153,27 +153,35 @@ def persona_section(show_planted: bool) -> str:
     return name
 
 
-def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None]:
-    """The catalogue to recommend from, and the track ids (None: all of it)."""
+def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, set[str], bool]:
+    """The catalogue to recommend from, the track ids (None: all of it), the user's listening history
+    in it and whether to include that history in the recommendations."""
     settings = get_settings()
     options = ["test", "builtin", *(["musdb18"] if settings.musdb_dir else []), "folder", "upload"]
     choice = st.radio("recommend from", options, format_func=CATALOGUES.get, horizontal=True, key="catalogue")
-    if choice == "test":
-        return catalogue_of("builtin", None), load_dataset("builtin").user(user).ids("test")
-    if choice in ("builtin", "musdb18"):
-        return catalogue_of(choice, None), None
+    if choice == "test":  # held out from training: played tracks among them are the point
+        return catalogue_of("builtin", None), load_dataset("builtin").user(user).ids("test"), set(), True
+    if choice == "builtin":
+        include = st.checkbox(
+            "include tracks you have already listened to",
+            key="include_history",
+            help="recommendations are new to you; tick this to rank your listening history too",
+        )
+        return catalogue_of("builtin", None), None, load_dataset("builtin").listened(user), include
+    if choice == "musdb18":
+        return catalogue_of(choice, None), None, set(), False
     if choice == "folder":
         default = str(settings.audio_folder or "")
         folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
         if not folder:
             st.info("give the folder that holds your audio files")
             st.stop()
-        return catalogue_of("folder", folder), None
+        return catalogue_of("folder", folder), None, set(), False
     uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
     if uploaded is None:
         st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
         st.stop()
-    return catalogue_of("folder", save_upload(uploaded.name, uploaded.getvalue())), None
+    return catalogue_of("folder", save_upload(uploaded.name, uploaded.getvalue())), None, set(), False
 
 
 @st.cache_data(show_spinner=False)
@@ -187,10 +195,13 @@ def save_upload(name: str, data: bytes) -> str:
 def recommendations_section(user: str) -> tuple[Catalogue, str]:
     """Top-10 of the chosen catalogue; returns the catalogue and the picked track id."""
     st.header("2 · Your recommendations")
-    catalogue, ids = catalogue_choice(user)
+    catalogue, ids, history, include_history = catalogue_choice(user)
     recommender = recommender_of(user)
     with st.spinner("scoring the tracks…"):
-        ranking = rank_tracks(recommender, catalogue, ids, cache_dir=get_settings().cache_dir, progress=False)
+        ranking = rank_tracks(
+            recommender, catalogue, ids, cache_dir=get_settings().cache_dir, progress=False,
+            history=history, include_history=include_history,
+        )  # fmt: skip
     for track_id, reason in ranking.skipped:
         st.warning(f"{track_id} was skipped: {reason}")
     if not ranking.tracks:
@@ -205,6 +216,7 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
                 "artist": catalogue[r.track_id].artist,
                 "genre": catalogue[r.track_id].genre,
                 "relevance": round(r.relevance, 3),
+                **({"listened": "✓" if r.track_id in ranking.listened else ""} if ranking.listened else {}),
             }
             for i, r in enumerate(top)
         ]
@@ -215,6 +227,8 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
         width="stretch",
         column_config={"relevance": st.column_config.ProgressColumn("relevance", min_value=0, max_value=1)},
     )
+    if ranking.n_excluded:
+        st.caption(f"{ranking.n_excluded} tracks you have already listened to are left out")
     st.header("3 · Listen")
     labels = {
         r.track_id: f"{i + 1}. {catalogue[r.track_id].title} — {catalogue[r.track_id].artist}"

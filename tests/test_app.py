@@ -87,9 +87,17 @@ def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None
     test_ids = load_dataset("builtin").user("marko").ids("test")
     assert len(recommendation_titles(app)) == min(10, len(test_ids))
     app.radio(key="catalogue").set_value("builtin").run()
-    assert len(recommendation_titles(app)) == 10  # the top-10 of 22 tracks
+    data = load_dataset("builtin")
+    listened_titles = {data.catalogue[t].title for t in data.listened("marko")}
+    assert len(recommendation_titles(app)) == 10  # the top-10 of the 22 tracks less marko's history
+    assert not listened_titles & set(recommendation_titles(app))
+    assert any(f"{len(listened_titles)} tracks you have already listened to" in c.value for c in app.caption)
     scores = list(app.dataframe[-1].value["relevance"])
     assert scores == sorted(scores, reverse=True)
+    app.checkbox(key="include_history").check().run()
+    table = app.dataframe[-1].value
+    marked = {title for title, mark in zip(table["title"], table["listened"], strict=True) if mark}
+    assert marked == listened_titles & set(table["title"])
     app.radio(key="catalogue").set_value("folder").run()
     app.text_input(key="folder").set_value(str(tiny_catalogue_dir / "no-such-folder")).run()
     assert not app.exception and "no such folder" in app.error[0].value
