@@ -30,6 +30,7 @@ from sacred import Experiment
 from lemons.config import get_settings
 from lemons.interactions import cross_validation_splits
 from lemons.io import write_json
+from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender, load_checkpoint
 from recsys.data import Dataset, LabelledAudio, load_dataset, load_waveforms
 from recsys.eval import model_paths
@@ -109,6 +110,11 @@ def cross_validate_user(
     metrics = ranking_metrics(label_array, logit_array, f"the cross-validated folds of {user}")
     curve, ece = reliability(label_array, sigmoid(logit_array), weights=balanced_weights(label_array))
     intervals = bootstrap_intervals(label_array, logit_array)
+    ceiling = None
+    if data.name == "builtin" and user in PERSONA_NAMES:
+        ceiling = taste_ceiling(
+            get_persona(user), data.catalogue, list(zip(track_ids, map(int, labels), strict=True))
+        )
     return {
         "user": user,
         "model_sha256": recommender.checksum,  # the published model whose recipe was cross-validated
@@ -121,6 +127,7 @@ def cross_validate_user(
         "auc_ci95": list(intervals["auc"]),
         "ap": metrics["ap"],
         "ap_ci95": list(intervals["ap"]),
+        "taste_ceiling": ceiling,
         "ece_balanced": ece,
         "reliability_balanced": curve,
         "train_seconds_per_fold": [round(s, 1) for s in seconds],

@@ -277,17 +277,18 @@ def _recommendation_table(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     lines = [
-        "| user | cross-validated AUC [95 % CI] (tracks) | CV ECE | top-5 new: lowest relevance "
-        "| silence ≥ track in the top 10 |",
-        "|---|---|---|---|---|",
+        "| user | cross-validated AUC [95 % CI] (tracks) | taste ceiling | CV ECE "
+        "| top-5 new: lowest relevance | silence ≥ track in the top 10 |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         cv, rec = row.get("cross_validation") or {}, row.get("recommendations") or {}
         auc = f"{cv['auc']:.3f}{_interval(cv, 'auc')} ({cv['n_tracks']})" if cv else "–"
         ece = f"{cv['ece_balanced']:.3f}" if cv else "–"
+        ceiling = f"{cv['taste_ceiling']:.3f}" if cv.get("taste_ceiling") is not None else "–"
         top5 = f"{rec['top5_min_relevance']:.3f}" if rec else "–"
         silence = f"{rec['silence_at_or_above']} / {len(rec['top'])}" if rec else "–"
-        lines.append(f"| {row['user']} | {auc} | {ece} | {top5} | {silence} |")
+        lines.append(f"| {row['user']} | {auc} | {ceiling} | {ece} | {top5} | {silence} |")
     return lines
 
 
