@@ -59,7 +59,7 @@ def catalogue_copy(tiny_catalogue_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def persona_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A full-size catalogue (440 tracks, the default) with 5 s tracks: the personas' tastes need its size."""
+    """The default number of tracks, each 5 s long: the personas' tastes need a full-size catalogue."""
     from lemons.synth.build import DEFAULT_TRACKS
 
     return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=DEFAULT_TRACKS, duration=5.0)

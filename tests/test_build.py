@@ -138,6 +138,7 @@ def test_cli_build_prints_time_and_size(tmp_path: Path, capsys) -> None:
         assert main([*command, "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "tracks: 2 (2 built now, 0 already done, 0 failed)" in out and "size on disk:" in out
+    assert "the shipped models were trained on the default catalogue (1100 tracks" in out
     with pytest.warns(UserWarning, match="too few to split"):
         assert main(command) == 0
     assert "(0 built now, 2 already done, 0 failed)" in capsys.readouterr().out

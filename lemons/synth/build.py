@@ -26,7 +26,7 @@ from lemons.io import atomic_open, read_json, sha256_file, write_json
 from lemons.synth import names
 from lemons.synth.styles import GENRE_BY_NAME, GENRES
 
-DEFAULT_TRACKS = 440  # 40 per genre
+DEFAULT_TRACKS = 1100  # 100 per genre: enough history per persona to learn and test a taste
 DEFAULT_DURATION = 30.0
 SAMPLE_RATE = 16_000
 
@@ -56,6 +56,17 @@ class BuildReport:
 
 
 ARTISTS_PER_GENRE = 10
+
+
+def non_default_note(n_tracks: int, seed: int, duration: float) -> str | None:
+    """What a user should know when the catalogue differs from the one the shipped models learned from."""
+    if (n_tracks, seed, duration) == (DEFAULT_TRACKS, 0, DEFAULT_DURATION):
+        return None
+    return (
+        f"note: the shipped models were trained on the default catalogue ({DEFAULT_TRACKS} tracks of "
+        f"{DEFAULT_DURATION:.0f} s, seed 0); on this one the personas' histories differ, so the page and "
+        "`lemons rank` report them as trained on other data. Retrain them here with `make models`."
+    )
 
 
 def plan_catalogue(n_tracks: int, seed: int) -> list[TrackSpec]:
