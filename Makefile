@@ -3,7 +3,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-CATALOGUE_TRACKS ?= 1100
+CATALOGUE_TRACKS ?= 440
 
 # The shipped models (models/shared.pt, the persona models models/<persona>.pt) and their report come
 # from `make models`: the shared FCN, each persona fine-tuned from it, cross-validation, evaluation.

@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-tracks",
         type=int,
         default=DEFAULT_TRACKS,
-        help=f"number of tracks (default {DEFAULT_TRACKS}, 100 per genre: what the shipped models learned)",
+        help=f"number of tracks (default {DEFAULT_TRACKS}: the catalogue the shipped models learned from)",
     )
     sub.add_argument("--seed", type=int, default=0, help="catalogue seed (default 0)")
     sub.add_argument(

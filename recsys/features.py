@@ -65,8 +65,12 @@ class FeatureStore:
 
     @torch.inference_mode()
     def compute(self, waveforms: np.ndarray) -> np.ndarray:
-        """Feature maps of a batch of equal-length waveforms ``[batch, samples]``, float32, not cached."""
-        self.model.eval()
+        """Feature maps of a batch of equal-length waveforms ``[batch, samples]``, float32, not cached.
+
+        Only the prefix is switched to eval mode: the blocks after it may be training.
+        """
+        for module in (self.model.front_end, self.model.spec_bn, *self.model.blocks[: self.depth]):
+            module.eval()
         device = next(self.model.parameters()).device
         batch = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32)).to(device)
         return self.model.block_features(self.model.spectrogram(batch), self.depth).float().cpu().numpy()

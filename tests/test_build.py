@@ -15,7 +15,7 @@ from lemons.catalogue.base import STEMS
 from lemons.catalogue.builtin import BuiltinCatalogue, validate_catalogue
 from lemons.cli import main
 from lemons.errors import DataError
-from lemons.synth.build import build_catalogue, plan_catalogue
+from lemons.synth.build import DEFAULT_TRACKS, build_catalogue, plan_catalogue
 from lemons.synth.styles import GENRES
 
 
@@ -138,7 +138,7 @@ def test_cli_build_prints_time_and_size(tmp_path: Path, capsys) -> None:
         assert main([*command, "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "tracks: 2 (2 built now, 0 already done, 0 failed)" in out and "size on disk:" in out
-    assert "the shipped models were trained on the default catalogue (1100 tracks" in out
+    assert f"the shipped models were trained on the default catalogue ({DEFAULT_TRACKS} tracks" in out
     with pytest.warns(UserWarning, match="too few to split"):
         assert main(command) == 0
     assert "(0 built now, 2 already done, 0 failed)" in capsys.readouterr().out

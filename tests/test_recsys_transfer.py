@@ -166,3 +166,12 @@ def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
     assert np.allclose(store.score(features), exact, atol=2e-2)  # float16 storage
     assert np.allclose(store.score([store.compute(w[None])[0] for w in test.waveforms]), exact, atol=1e-4)
     assert feature_width(16000, model, 3) == store.compute(np.zeros((1, 16000), np.float32)).shape[-1]
+
+
+def test_computing_prefix_features_leaves_the_trainable_blocks_in_training_mode() -> None:
+    from recsys.features import FeatureStore
+
+    model = FCN(ModelArgs())
+    model.train()
+    FeatureStore(model, 3).compute(np.zeros((1, 16000), np.float32))
+    assert not model.blocks[2].training and model.blocks[3].training and model.dropout.training
