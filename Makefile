@@ -5,11 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CATALOGUE_TRACKS ?= 440
 
-# The shipped models (models/shared.pt, the persona models models/<persona>.pt) and their report come
-# from `make models`: the shared FCN, each persona fine-tuned from it, cross-validation, evaluation.
+# The shipped persona models (models/*.pt) and their report come from `make models` (the paper's
+# recipe from scratch, init=scratch). Transfer learning: `python recsys/pretrain.py with publish=True`,
+# then TRAIN_ARGS='init=shared ...'; `python recsys/crossval.py with user_name=all` cross-validates.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
-PRETRAIN_ARGS ?= n_steps=1500
-TRAIN_ARGS ?= n_steps=1000 val_every=2 patience=0
+TRAIN_ARGS ?= n_steps=400 val_every=5 patience=0
 PORT ?= 8501
 
 .PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue models lint help
@@ -17,7 +17,7 @@ PORT ?= 8501
 help:
 	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
 	@echo "make test   - install the dev requirements and run the whole test suite"
-	@echo "make models - retrain the shipped shared and persona models and write their evaluation report"
+	@echo "make models - retrain the shipped persona models and write their evaluation report"
 
 system-deps:
 	scripts/install-system-deps.sh
@@ -50,12 +50,10 @@ app:
 		--server.headless true --browser.gatherUsageStats false
 
 models: venv
-	$(BIN)/python recsys/pretrain.py with publish=True $(PRETRAIN_ARGS)
 	for user in $(PERSONAS); do \
 		$(BIN)/python recsys/experiment.py with user_name=$$user publish=True $(TRAIN_ARGS) || exit 1; \
 	done
-	$(BIN)/python recsys/crossval.py with user_name=all
-	$(BIN)/python recsys/eval.py with user_name=all recommendations=True
+	$(BIN)/python recsys/eval.py with user_name=all
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ Run from the project root or from ``recsys/``::
 
     python recsys/experiment.py with user_name=elizabeth
     python recsys/experiment.py with user_name=nina n_epochs=2
-    python recsys/experiment.py with user_name=nina init=scratch     # the paper's recipe, no transfer
+    python recsys/experiment.py with user_name=nina init=shared      # fine-tuned from models/shared.pt
     python recsys/experiment.py with user_name=nina publish=True   # becomes the model the app uses
     python recsys/experiment.py -m 127.0.0.1:27017:lemons with user_name=nina   # also log to MongoDB
     python recsys/experiment.py print_config
@@ -51,7 +51,7 @@ def config():
     log_step = 10  # log the training loss every this many batches
     val_every = 1  # validate (whole tracks) every this many epochs
     input_length = 16000  # training crop in samples at 16 kHz (1 s)
-    init = "shared"  # shared: start from the shared FCN (transfer) | scratch: xavier init, as the paper
+    init = "scratch"  # scratch: xavier init, as the paper | shared: fine-tune the shared FCN (transfer)
     shared_model = ""  # the shared FCN for init=shared ('' = <models_dir>/shared.pt)
     model_load_path = ""  # start from this user checkpoint instead (overrides init)
     batch_size = 20

@@ -66,9 +66,15 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
             assert torch.equal(value, shared.model.state_dict()[name]), name
 
     run = train_ex.run(
-        config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 1, "save_dir": str(tmp_path / "o")}
+        config_updates={
+            **QUICK,
+            "user_name": TEST_USER,
+            "n_epochs": 1,
+            "init": "shared",
+            "save_dir": str(tmp_path / "o"),
+        }
     )
-    assert run.config["init"] == "shared" and run.config["lr"] == 3e-4
+    assert run.config["lr"] == 3e-4 and run.config["freeze_blocks"] == 3
     recommender = load_checkpoint(tmp_path / "o" / "model.pt")
     assert recommender.transfer["sha256"] == shared.checksum
     assert recommender.model.args.n_outputs == 1
@@ -76,7 +82,14 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
 
 def test_init_shared_without_a_shared_model_says_how_to_make_one(recsys_catalogue, tmp_path) -> None:
     with pytest.raises(ModelError, match=r"recsys/pretrain.py with publish=True.*init=scratch"):
-        train_ex.run(config_updates={**QUICK, "user_name": TEST_USER, "save_dir": str(tmp_path / "o")})
+        train_ex.run(
+            config_updates={
+                **QUICK,
+                "user_name": TEST_USER,
+                "init": "shared",
+                "save_dir": str(tmp_path / "o"),
+            }
+        )
     assert not (tmp_path / "o").exists()
     scratch = train_ex.run(
         config_updates={
@@ -138,7 +151,13 @@ def test_no_shared_model_file_is_left_in_models_without_publish(recsys_catalogue
 def test_fine_tuning_keeps_the_frozen_blocks_and_caches_their_features(recsys_catalogue, tmp_path) -> None:
     shared = load_checkpoint(pretrain_shared()["published"])
     train_ex.run(
-        config_updates={**QUICK, "user_name": TEST_USER, "n_epochs": 2, "save_dir": str(tmp_path / "o")}
+        config_updates={
+            **QUICK,
+            "user_name": TEST_USER,
+            "n_epochs": 2,
+            "init": "shared",
+            "save_dir": str(tmp_path / "o"),
+        }
     )
     recommender = load_checkpoint(tmp_path / "o" / "model.pt")
     model = recommender.model
