@@ -1,7 +1,8 @@
 """Fast explanation engine against the naive audioLIME pipeline, side by side on one track.
 
 The naive pipeline is the original app's: for every perturbation, mix its waveform from the
-components and score mel + FCN in batches of 5. The engine is :class:`explanations.engine.FCNScorer`.
+components and score mel + FCN in batches of 5. The engine is
+:class:`explanations.audiolime.engine.FCNScorer`.
 For each explanation type both score the same perturbations; the script checks that every relevance
 agrees (max abs difference ≤ 1e-4) and that the fitted explanations agree, and prints wall times,
 the speed-up, and the FCN's FLOP rate as a fraction of this machine's measured float32 matmul peak.
@@ -27,15 +28,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explanations.engine import FCNScorer
-from explanations.explainer import (
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.explainer import (
     WaveformScorer,
     fit_surrogate,
     recommender_relevance,
     sample_perturbations,
 )
-from explanations.factorization import KINDS, factorize
-from explanations.separation import get_separator
+from explanations.audiolime.factorization import KINDS, factorize
+from explanations.audiolime.separation import get_separator
 from lemons.catalogue import open_catalogue
 from recsys.checkpoint import find_model, load_checkpoint
 from recsys.data import load_dataset

@@ -18,11 +18,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from explanations import illustrations, ui
-from explanations.figures import draw_source_rows, draw_weight_grid
-from explanations.listen import highlight
-from explanations.pipeline import ExplainSettings, explain_track
-from explanations.separation import available_separators
+from explanations.audiolime.listen import highlight
+from explanations.audiolime.pipeline import ExplainSettings, explain_track
+from explanations.audiolime.separation import available_separators
+from explanations.page import illustrations, ui
+from explanations.page.figures import draw_source_rows, draw_weight_grid
+from explanations.page.outputs import outputs_zip
 from lemons.catalogue import open_catalogue
 from lemons.catalogue.base import Catalogue
 from lemons.config import get_settings
@@ -339,7 +340,7 @@ def show_explanation(result, user: str, catalogue: Catalogue, track_id: str) -> 
     context = {"user": user, "title": track.title, "artist": track.artist, "catalogue": catalogue.name}
     st.download_button(
         "download the explanation (WAVs, JSON report, figure)",
-        data=ui.outputs_zip(result, 3, context),
+        data=outputs_zip(result, 3, context),
         file_name=f"lemons-{user}-{track_id}-{explanation.kind.replace('+', '-')}.zip",
         mime="application/zip",
     )

@@ -203,8 +203,8 @@ def _open_for_user(args: argparse.Namespace):
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from explanations.listen import write_outputs
-    from explanations.pipeline import ExplainSettings, explain_track
+    from explanations.audiolime.pipeline import ExplainSettings, explain_track
+    from explanations.page.outputs import write_outputs
 
     settings = ExplainSettings(args.type, args.n_samples, args.seed, args.segments)
     recommender, catalogue, device = _open_for_user(args)
@@ -244,7 +244,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_experiments_veracity(args: argparse.Namespace) -> int:
-    from explanations.veracity import veracity_study
+    from explanations.studies.veracity import veracity_study
     from lemons.catalogue import open_catalogue
 
     summary = veracity_study(
@@ -268,7 +268,7 @@ def cmd_experiments_veracity(args: argparse.Namespace) -> int:
 
 
 def cmd_experiments_stability(args: argparse.Namespace) -> int:
-    from explanations.stability import stability_study
+    from explanations.studies.stability import stability_study
     from recsys.data import load_dataset
 
     rows = stability_study(
@@ -294,7 +294,7 @@ def cmd_experiments_stability(args: argparse.Namespace) -> int:
 
 
 def cmd_experiments_faithfulness(args: argparse.Namespace) -> int:
-    from explanations.faithfulness import faithfulness_study
+    from explanations.studies.faithfulness import faithfulness_study
     from lemons.catalogue import open_catalogue
 
     rows = faithfulness_study(
@@ -324,7 +324,7 @@ def cmd_experiments_faithfulness(args: argparse.Namespace) -> int:
 
 
 def cmd_experiments_separation(args: argparse.Namespace) -> int:
-    from explanations.separation_quality import separation_study
+    from explanations.studies.separation_quality import separation_study
     from lemons.catalogue import open_catalogue
 
     summary = separation_study(
@@ -367,7 +367,7 @@ def add_study_arguments(sub: argparse.ArgumentParser, study: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from explanations.factorization import KINDS
+    from explanations.audiolime.factorization import KINDS
     from lemons.personas import DEMO_PERSONAS
 
     parser = argparse.ArgumentParser(

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.engine import FCNScorer, column_groups, frame_receptive_field
-from explanations.explainer import WaveformScorer, recommender_relevance, sample_perturbations
-from explanations.factorization import factorize
-from explanations.separation import Separation
+from explanations.audiolime.engine import FCNScorer, column_groups, frame_receptive_field
+from explanations.audiolime.explainer import WaveformScorer, recommender_relevance, sample_perturbations
+from explanations.audiolime.factorization import factorize
+from explanations.audiolime.separation import Separation
 from lemons.catalogue.builtin import BuiltinCatalogue
 from recsys.model import FCN
 

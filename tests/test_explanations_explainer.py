@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from explanations.explainer import (
+from explanations.audiolime.explainer import (
     KERNEL_WIDTH,
     Explanation,
     WaveformScorer,
@@ -18,8 +18,8 @@ from explanations.explainer import (
     sample_perturbations,
     score_perturbations,
 )
-from explanations.factorization import factorize
-from explanations.separation import get_separator
+from explanations.audiolime.factorization import factorize
+from explanations.audiolime.separation import get_separator
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import ExplanationError
 

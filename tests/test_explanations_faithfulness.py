@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.explainer import Explanation
-from explanations.faithfulness import keep_and_delete, random_ranking, upward_ranking
+from explanations.audiolime.explainer import Explanation
+from explanations.studies.faithfulness import keep_and_delete, random_ranking, upward_ranking
 from lemons.config import PROJECT_ROOT
 from lemons.errors import ConfigError
 
@@ -86,7 +86,7 @@ def test_faithfulness_command_compares_the_three_methods(
 
 
 def test_faithfulness_refuses_an_unknown_type(tmp_path) -> None:
-    from explanations.faithfulness import faithfulness_study
+    from explanations.studies.faithfulness import faithfulness_study
 
     with pytest.raises(ConfigError, match="unknown explanation type"):
         faithfulness_study(["ringo"], None, tmp_path, kinds=("spectral",))  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.separation import (
+from explanations.audiolime.separation import (
     SEPARATORS,
     SpleeterSeparator,
     available_separators,

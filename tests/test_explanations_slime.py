@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.engine import complex_stft
-from explanations.explainer import explain, sample_perturbations
-from explanations.slime import MATCHING_GRIDS, mel_band_edges, slime_regions, slime_scorer
+from explanations.audiolime.engine import complex_stft
+from explanations.audiolime.explainer import explain, sample_perturbations
+from explanations.audiolime.slime import MATCHING_GRIDS, mel_band_edges, slime_regions, slime_scorer
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.explainer import WaveformScorer
-from explanations.factorization import time_factorization
-from explanations.stability import track_stability
+from explanations.audiolime.explainer import WaveformScorer
+from explanations.audiolime.factorization import time_factorization
+from explanations.studies.stability import track_stability
 from lemons.config import PROJECT_ROOT
 from lemons.errors import ConfigError
 
@@ -73,7 +73,7 @@ def test_stability_command_writes_violins_table_and_rows(
 
 
 def test_stability_refuses_bad_settings(tmp_path) -> None:
-    from explanations.stability import stability_study
+    from explanations.studies.stability import stability_study
 
     with pytest.raises(ConfigError, match="perturbations"):
         stability_study(["ringo"], None, tmp_path, sample_sizes=(1,))  # type: ignore[arg-type]

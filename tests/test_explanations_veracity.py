@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from explanations.pipeline import ExplainSettings
-from explanations.veracity import planted_veracity
+from explanations.audiolime.pipeline import ExplainSettings
+from explanations.studies.veracity import planted_veracity
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.config import PROJECT_ROOT
 from lemons.personas import get_persona

@@ -5,7 +5,7 @@ seeds for each number of perturbations N_s; U_n counts the distinct components a
 those runs: k when every run names the same components, more the more they disagree. LEMONS chose
 N_s = 2048 where most tracks give the same Top-3.
 
-Each track is separated and factorized once, and one :class:`explanations.engine.FCNScorer` serves
+Each track is separated and factorized once, and one :class:`explanations.audiolime.engine.FCNScorer` serves
 all its runs, so perturbation patterns seen by an earlier run are not scored again.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from explanations.engine import FCNScorer
-from explanations.explainer import check_n_samples, explain
-from explanations.factorization import factorize
-from explanations.separation import get_separator, separate_cached
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.explainer import check_n_samples, explain
+from explanations.audiolime.factorization import factorize
+from explanations.audiolime.separation import get_separator, separate_cached
 from lemons.errors import ConfigError
 from recsys.checkpoint import find_model, load_checkpoint
 from recsys.data import Dataset

@@ -19,7 +19,7 @@ from types import ModuleType
 import numpy as np
 from tqdm import tqdm
 
-from explanations.separation import (
+from explanations.audiolime.separation import (
     SPLEETER_MODELS,
     SpleeterSeparator,
     separate_cached,

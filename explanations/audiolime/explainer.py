@@ -2,8 +2,9 @@
 
 The parts follow SPEC §4 and can be swapped one at a time: :func:`sample_perturbations`, a
 :class:`PerturbationScorer` (:class:`WaveformScorer` for any relevance function of waveforms,
-:class:`explanations.engine.FCNScorer` for the recommender), :func:`kernel` and :func:`fit_surrogate`
-(``lime.lime_base.LimeBase`` with a kernel-weighted ``Ridge``). :func:`explain` runs them in order.
+:class:`explanations.audiolime.engine.FCNScorer` for the recommender), :func:`kernel` and
+:func:`fit_surrogate` (``lime.lime_base.LimeBase`` with a kernel-weighted ``Ridge``). :func:`explain`
+runs them in order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances
 from tqdm import tqdm
 
-from explanations.factorization import Factorization
+from explanations.audiolime.factorization import Factorization
 from lemons.errors import ConfigError, ExplanationError
 from recsys.inference import score_waveforms, sigmoid
 from recsys.model import FCN

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import torchaudio
 
-from explanations.explainer import ProgressFn
-from explanations.factorization import Factorization
+from explanations.audiolime.explainer import ProgressFn
+from explanations.audiolime.factorization import Factorization
 from recsys.inference import place
 from recsys.model import FCN, N_POOLS
 
@@ -138,7 +138,7 @@ class FCNScorer:
         """``spectra`` ``[n_components, freq, frames]`` complex replaces the components' STFTs.
 
         Any components whose perturbed input has the spectrum ``masks @ spectra`` can be scored so,
-        e.g. SLIME's time–frequency regions (``explanations.slime``); ``factorization`` then only
+        e.g. SLIME's time–frequency regions (``explanations.audiolime.slime``); ``factorization`` then only
         describes how the components are laid out in time (segments × components per segment).
         """
         self.device = torch.device(device) if device is not None else next(model.parameters()).device

@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explanations.engine import FCNScorer
-from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, check_n_samples, explain
-from explanations.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
-from explanations.separation import Separator, get_separator, separate_cached
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.explainer import (
+    DEFAULT_SAMPLES,
+    Explanation,
+    ProgressFn,
+    check_n_samples,
+    explain,
+)
+from explanations.audiolime.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
+from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError

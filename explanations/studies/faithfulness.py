@@ -10,7 +10,7 @@ top-``n_tracks`` list (so every explained track starts recommended). For k = 1 �
   original); a faithful explanation makes it fall fast.
 
 Three rankings of components are compared: audioLIME's weights; SLIME's weights over as many
-rectangular time–frequency regions of the spectrogram (:mod:`explanations.slime`); and a random
+rectangular time–frequency regions of the spectrogram (:mod:`explanations.audiolime.slime`); and a random
 ranking that puts audioLIME's positive-weight components first in random order (SPEC: "k random
 components among those with positive weight"), then the others at random.
 """
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from explanations.engine import FCNScorer
-from explanations.explainer import Explanation, PerturbationScorer, check_n_samples, explain
-from explanations.factorization import KINDS, factorize
-from explanations.separation import get_separator, separate_cached
-from explanations.slime import MATCHING_GRIDS, slime_scorer
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.explainer import Explanation, PerturbationScorer, check_n_samples, explain
+from explanations.audiolime.factorization import KINDS, factorize
+from explanations.audiolime.separation import get_separator, separate_cached
+from explanations.audiolime.slime import MATCHING_GRIDS, slime_scorer
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError
 from recsys.checkpoint import find_model, load_checkpoint

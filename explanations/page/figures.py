@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from explanations.pipeline import TrackExplanation
+from explanations.audiolime.pipeline import TrackExplanation
 from lemons.io import atomic_path
 
 TOP_COLOUR = "#d62728"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explanations.separation import Separation
+from explanations.audiolime.separation import Separation
 from lemons.audio import SAMPLE_RATE, SILENCE_PEAK
 from lemons.errors import AudioError, ConfigError
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from explanations.pipeline import ExplainSettings, explain_track
-from explanations.separation import get_separator
+from explanations.audiolime.pipeline import ExplainSettings, explain_track
+from explanations.audiolime.separation import get_separator
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError, SeparationError
 from recsys.checkpoint import Recommender

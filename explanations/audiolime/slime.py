@@ -8,8 +8,8 @@ resulting spectrogram. Such an explanation can be drawn on the spectrogram but n
 region is not a sound, which is what audioLIME's components fix.
 
 The regions are disjoint, so a perturbed power spectrogram is the masked sum of the regions' spectra
-and :class:`explanations.engine.FCNScorer` scores it exactly and fast, with the regions laid out like
-a time+source factorization (``index = segment·n_bands + band``).
+and :class:`explanations.audiolime.engine.FCNScorer` scores it exactly and fast, with the regions
+laid out like a time+source factorization (``index = segment·n_bands + band``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explanations.engine import FCNScorer, complex_stft
-from explanations.factorization import DEFAULT_SEGMENTS, MIN_SEGMENT_SECONDS
+from explanations.audiolime.engine import FCNScorer, complex_stft
+from explanations.audiolime.factorization import DEFAULT_SEGMENTS, MIN_SEGMENT_SECONDS
 from lemons.audio import SAMPLE_RATE
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN
@@ -34,8 +34,8 @@ MATCHING_GRIDS = {"time": (DEFAULT_SEGMENTS, 1), "source": (1, 5), "time+source"
 class RegionGrid:
     """Where SLIME's regions lie: ``n_segments`` × ``n_bands``, region ``segment·n_bands + band``.
 
-    Has the attributes of a :class:`explanations.factorization.Factorization` that
-    :func:`explanations.explainer.explain` and the engine read; ``sources`` are the bands' names.
+    Has the attributes of a :class:`explanations.audiolime.factorization.Factorization` that
+    :func:`explanations.audiolime.explainer.explain` and the engine read; ``sources`` are the bands' names.
     """
 
     names: tuple[str, ...]
