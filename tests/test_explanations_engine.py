@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from explanations.audiolime.engine import FCNScorer, column_groups, frame_receptive_field
-from explanations.audiolime.explainer import WaveformScorer, recommender_relevance, sample_perturbations
+from explanations.audiolime.explainer import sample_perturbations
 from explanations.audiolime.factorization import factorize
+from explanations.audiolime.scoring import WaveformScorer, recommender_relevance
 from explanations.audiolime.separation import Separation
 from lemons.catalogue.builtin import BuiltinCatalogue
 from recsys.model import FCN

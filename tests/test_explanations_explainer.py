@@ -11,14 +11,13 @@ from sklearn.linear_model import Ridge
 from explanations.audiolime.explainer import (
     KERNEL_WIDTH,
     Explanation,
-    WaveformScorer,
     explain,
     fit_surrogate,
     kernel,
     sample_perturbations,
-    score_perturbations,
 )
 from explanations.audiolime.factorization import factorize
+from explanations.audiolime.scoring import WaveformScorer, score_perturbations
 from explanations.audiolime.separation import get_separator
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import ExplanationError

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.audiolime.engine import complex_stft
 from explanations.audiolime.explainer import explain, sample_perturbations
 from explanations.audiolime.slime import MATCHING_GRIDS, mel_band_edges, slime_regions, slime_scorer
 from lemons.catalogue.builtin import BuiltinCatalogue
@@ -54,7 +53,7 @@ def test_regions_tile_the_spectrogram_once(kind, model, audio) -> None:
     n_segments, n_bands = MATCHING_GRIDS[kind]
     grid, regions = slime_regions(model, audio, n_segments, n_bands)
     assert grid.n_components == n_segments * n_bands == len(grid.names) == regions.shape[0]
-    spectrum = complex_stft(model, torch.from_numpy(audio[: grid.n_samples])[None])[0]
+    spectrum = model.complex_stft(torch.from_numpy(audio[: grid.n_samples])[None])[0]
     covered = (regions.abs() > 0).sum(dim=0)
     assert int(covered.max()) <= 1  # disjoint
     torch.testing.assert_close(regions.sum(dim=0), spectrum)  # and together the whole spectrogram
