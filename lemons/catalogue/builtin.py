@@ -129,7 +129,13 @@ class BuiltinCatalogue(Catalogue):
         return read_triplets(path)
 
     def splits(self) -> dict[str, UserSplits]:
-        return load_splits(self.root / "splits.json")
+        """The personas' train/validation/test splits (``splits.json``)."""
+        return builtin_splits(self.root)
+
+
+def builtin_splits(root: Path | str) -> dict[str, UserSplits]:
+    """The personas' splits of the built-in catalogue in ``root`` (its ``splits.json``)."""
+    return load_splits(Path(root) / "splits.json")
 
 
 @dataclass
