@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from lemons.allocator import keep_freed_memory
 from lemons.config import get_settings
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tune the allocator as the entry points do (the suite's inference then runs about twice as fast)."""
+    keep_freed_memory()
 
 
 @pytest.fixture(scope="session")
