@@ -102,3 +102,33 @@ def spleeter_model_dir() -> Path:
     model_dir = PROJECT_ROOT / "data" / "pretrained_models"
     install_weights(model_dir, "2stems")
     return model_dir
+
+
+@pytest.fixture()
+def registered(tmp_path: Path):
+    """A catalogue (``elsewhere``) and a separator (``halves``) registered as a module of one's own
+    would register them; unregistered after the test."""
+    import numpy as np
+
+    from explanations.audiolime.separation import SEPARATORS, Separator, SeparatorEntry
+    from lemons.catalogue.folder import FolderCatalogue
+    from lemons.catalogue.registry import CATALOGUES, CatalogueEntry
+
+    class HalfAndHalf(Separator):
+        """Two sources, each half of the mix."""
+
+        name = "halves"
+        sources = ("left", "right")
+
+        def separate(self, audio: np.ndarray, sr: int = 16_000) -> dict[str, np.ndarray]:
+            return {"left": audio / 2, "right": audio / 2}
+
+    catalogue = CATALOGUES.register(
+        CatalogueEntry("elsewhere", "an elsewhere folder", FolderCatalogue, location="folder")
+    )
+    separator = SEPARATORS.register(
+        SeparatorEntry("halves", "the mix cut in two", HalfAndHalf, lambda *_: HalfAndHalf(), lambda *_: True)
+    )
+    yield catalogue, separator
+    CATALOGUES.unregister("elsewhere")
+    SEPARATORS.unregister("halves")
