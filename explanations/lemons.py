@@ -48,16 +48,19 @@ TOP_N = 10
 
 @st.cache_resource(show_spinner="loading the recommender…")
 def recommender_of(user: str) -> Recommender:
+    """The user's published recommender on the device setting (loaded once per process)."""
     return load_checkpoint(find_model(user), resolve_device(get_settings().device))
 
 
 @st.cache_resource(show_spinner="opening the catalogue…")
 def catalogue_of(name: str, path: str | None) -> Catalogue:
+    """The catalogue registered as ``name``, opened at ``path`` (default: its setting), once per process."""
     return CATALOGUES[name].open(path)
 
 
 @st.cache_data(show_spinner=False)
 def picture(kind: str) -> bytes:
+    """PNG of the recommender (``recommender``) or of an explanation type's components."""
     return (
         illustrations.recommender_picture()
         if kind == "recommender"
@@ -67,11 +70,13 @@ def picture(kind: str) -> bytes:
 
 @st.cache_data(show_spinner=False)
 def avatar(name: str) -> bytes:
+    """PNG of a persona's avatar."""
     return avatar_png(get_persona(name), 160)
 
 
 @st.cache_data(show_spinner=False)
 def stale_message(user: str) -> str | None:
+    """The warning for a model trained on other data than the built-in catalogue now holds, if it is."""
     return stale_warning(recommender_of(user), load_dataset("builtin"), user)
 
 
@@ -243,6 +248,7 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
 
 
 def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+    """The explanation type, the separator, and the explanation once **Compute Explanation** is pressed."""
     st.header("4 · Why was it recommended?")
     types = {kind.label: kind for kind in EXPLANATION_TYPES}
     kind = types[st.radio("explain by", list(types), horizontal=True, key="type")]

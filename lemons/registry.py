@@ -17,7 +17,9 @@ class Named(Protocol):
     """What a registry entry needs: a unique ``name``."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The entry's name in its registry."""
+        ...
 
 
 Entry = TypeVar("Entry", bound=Named)

@@ -76,4 +76,5 @@ def score_waveforms(
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Relevance in [0, 1] of logits (float64)."""
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))

@@ -53,12 +53,14 @@ class ModelArgs:
     n_outputs: int = 1  # 1: a user's relevance logit; more: the shared model's catalogue targets
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for the checkpoint (``channels`` as a list)."""
         data = asdict(self)
         data["channels"] = list(self.channels)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelArgs:
+        """The arguments :meth:`to_dict` wrote; unknown keys (from other versions) are ignored."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         if "channels" in known:
             known["channels"] = tuple(int(c) for c in known["channels"])

@@ -39,25 +39,39 @@ class ComponentLayout(Protocol):
     """
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """The explanation type (``time``, ``source``, ``time+source``; ``slime`` for SLIME's regions)."""
+        ...
 
     @property
-    def names(self) -> tuple[str, ...]: ...
+    def names(self) -> tuple[str, ...]:
+        """One name per component, in component order."""
+        ...
 
     @property
-    def sources(self) -> tuple[str, ...]: ...
+    def sources(self) -> tuple[str, ...]:
+        """The components of one segment (sources, ``("mix",)`` for time, bands for SLIME)."""
+        ...
 
     @property
-    def n_segments(self) -> int: ...
+    def n_segments(self) -> int:
+        """The number of equal time segments."""
+        ...
 
     @property
-    def n_samples(self) -> int: ...
+    def n_samples(self) -> int:
+        """Samples explained (``n_segments · segment_samples``), at the track's sample rate."""
+        ...
 
     @property
-    def n_components(self) -> int: ...
+    def n_components(self) -> int:
+        """``n_segments · len(sources)``."""
+        ...
 
     @property
-    def segment_samples(self) -> int: ...
+    def segment_samples(self) -> int:
+        """Samples per time segment."""
+        ...
 
     def silent_components(self) -> list[int]:
         """Indices of components without sound (never part of an explanation's Top-k)."""
@@ -81,20 +95,25 @@ class Factorization:
 
     @property
     def n_components(self) -> int:
+        """The number of components."""
         return len(self.names)
 
     @property
     def n_samples(self) -> int:
+        """Samples per component (the explained part of the track)."""
         return self.components.shape[1]
 
     @property
     def segment_samples(self) -> int:
+        """Samples per time segment."""
         return self.n_samples // self.n_segments
 
     def source_of(self, index: int) -> str:
+        """The source (row of the grid) of component ``index``."""
         return self.sources[index % len(self.sources)]
 
     def segment_of(self, index: int) -> int:
+        """The time segment (column of the grid) of component ``index``."""
         return index // len(self.sources)
 
     def describe(self, index: int) -> str:

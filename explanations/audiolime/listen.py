@@ -35,6 +35,7 @@ class Highlight:
 
     @property
     def empty(self) -> bool:
+        """Whether no component was chosen (no positive weight)."""
         return not self.indices
 
 

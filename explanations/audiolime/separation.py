@@ -50,6 +50,7 @@ class Separation:
     sr: int = SAMPLE_RATE
 
     def as_dict(self) -> dict[str, np.ndarray]:
+        """``{source: [samples]}`` at ``sr`` Hz."""
         return dict(zip(self.sources, self.stems, strict=True))
 
 
@@ -98,6 +99,7 @@ class ReferenceSeparator(Separator):
         self.sources = tuple(catalogue.stem_names)
 
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """The catalogue's stems of the track, cut or zero-padded to ``len(audio)`` (within 10 ms)."""
         stems = self.catalogue.load_stems(self.track_id, sr=sr)
         n = min(len(audio), *(len(s) for s in stems.values()))
         if len(audio) - n > sr // 100:
@@ -160,6 +162,7 @@ class SpleeterSeparator(Separator):
         return _SPLEETER_CACHE[key]
 
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """Separate at 44.1 kHz stereo (``audio`` twice), each source averaged to mono and back at ``sr``."""
         stereo = np.repeat(resample(audio, sr, SPLEETER_RATE)[:, None], 2, axis=1)
         with _SPLEETER_LOCK:  # one TensorFlow graph per model; Streamlit may call from several threads
             try:

@@ -46,6 +46,8 @@ class TrackSpec:
 
 @dataclass
 class BuildReport:
+    """What a catalogue build did: tracks built, already done, failed (with why), time and size."""
+
     root: Path
     n_tracks: int
     n_built: int
@@ -272,6 +274,7 @@ def _finalise(root: Path, rows: list[dict], params: dict[str, object], progress:
 
 
 def report_dict(report: BuildReport) -> dict[str, object]:
+    """The report as plain data (``build.json``)."""
     data = asdict(report)
     data["root"] = str(report.root)
     return data
