@@ -71,6 +71,32 @@ def persona_catalogue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build(tmp_path_factory.mktemp("personas") / "catalogue", n_tracks=DEFAULT_TRACKS, duration=5.0)
 
 
+@pytest.fixture()
+def shipped_models(tiny_catalogue_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped persona models over the tiny catalogue (set as models_dir and catalogue_dir)."""
+    from lemons.config import PROJECT_ROOT
+
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
+    monkeypatch.setenv("LEMONS_MODELS_DIR", str(PROJECT_ROOT / "models"))
+    get_settings.cache_clear()
+    return PROJECT_ROOT / "models"
+
+
+def fcn_with_statistics(seed: int):
+    """An untrained FCN (eval mode) whose batch norms have non-trivial statistics, as after training."""
+    import torch
+
+    from recsys.model import FCN
+
+    torch.manual_seed(seed)
+    model = FCN()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
 #: The test user of the recommender tests: likes rock-family tracks of the tiny catalogue.
 TEST_USER = "tester"
 

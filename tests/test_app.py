@@ -20,10 +20,8 @@ MODELS = PROJECT_ROOT / "models"
 
 
 @pytest.fixture()
-def app(tiny_catalogue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def app(shipped_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The page over the tiny catalogue, with the shipped persona models and an empty cache."""
-    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
-    monkeypatch.setenv("LEMONS_MODELS_DIR", str(MODELS))
     monkeypatch.setenv("LEMONS_CACHE_DIR", str(tmp_path / "cache"))
     get_settings.cache_clear()
     st.cache_data.clear()

@@ -15,17 +15,12 @@ from explanations.audiolime.scoring import WaveformScorer, recommender_relevance
 from explanations.audiolime.separation import Separation
 from lemons.catalogue.builtin import BuiltinCatalogue
 from recsys.model import FCN
+from tests.conftest import fcn_with_statistics
 
 
 @pytest.fixture(scope="module")
 def model() -> FCN:
-    torch.manual_seed(1)
-    model = FCN()
-    for module in model.modules():  # non-trivial batch-norm statistics, as after training
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    return model.eval()
+    return fcn_with_statistics(1)
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,14 @@ from explanations.audiolime.slime import MATCHING_GRIDS, mel_band_edges, slime_r
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN
+from tests.conftest import fcn_with_statistics
 
 
 @pytest.fixture(scope="module")
 def model() -> FCN:
-    torch.manual_seed(2)
-    model = FCN()
-    for module in model.modules():  # non-trivial batch-norm statistics, as after training
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
+    model = fcn_with_statistics(2)
     model.dense.weight.data.mul_(0.01)  # silenced regions (-100 dB) would saturate the relevance
-    return model.eval()
+    return model
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from explanations.audiolime.factorization import EXPLANATION_TYPES
@@ -90,35 +91,51 @@ def cmd_experiments_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_study(
+    experiments: Commands, name: str, help_text: str, func: Callable, users: tuple[str, ...] | None = None
+) -> argparse.ArgumentParser:
+    """A study's subcommand with the options every study has: ``--users`` (when it studies users;
+    default ``users``), ``--out``, ``--device`` (when it runs the recommender) and ``--quiet``."""
+    sub = experiments.add_parser(name, help=help_text)
+    if users is not None:
+        sub.add_argument("--users", nargs="+", default=list(users))
+    add_study_arguments(sub, name, device=users is not None)
+    sub.set_defaults(func=func)
+    return sub
+
+
+def add_explained_tracks(sub: argparse.ArgumentParser, n_tracks: int) -> None:
+    """``--n-tracks`` of a study that explains each user's top-ranked tracks, and how it samples."""
+    sub.add_argument(
+        "--n-tracks", type=int, default=n_tracks, help=f"top-ranked tracks explained per user ({n_tracks})"
+    )
+    add_perturbation_arguments(sub)
+
+
 def add_veracity(experiments: Commands) -> None:
     """Add ``experiments veracity``."""
-    sub = experiments.add_parser(
-        "veracity", help="do explanations of planted-taste personas point at their planted source?"
-    )
+    sub = add_study(
+        experiments, "veracity", "do explanations of planted-taste personas point at their planted source?",
+        cmd_experiments_veracity, users=("clara", "ringo"),
+    )  # fmt: skip
     with_sources = tuple(kind.name for kind in EXPLANATION_TYPES if kind.needs_sources)
-    sub.add_argument("--users", nargs="+", default=["clara", "ringo"])
     sub.add_argument("--types", nargs="+", default=list(with_sources), choices=with_sources)
     sub.add_argument(
         "--separators", nargs="+", default=["reference", "spleeter:2stems"], choices=SEPARATORS.names(),
         help=separators_help(),
     )  # fmt: skip
-    sub.add_argument("--n-tracks", type=int, default=10, help="top-ranked tracks explained per user (10)")
-    add_perturbation_arguments(sub)
-    add_study_arguments(sub, "veracity")
-    sub.set_defaults(func=cmd_experiments_veracity)
+    add_explained_tracks(sub, 10)
 
 
 def add_stability(experiments: Commands) -> None:
     """Add ``experiments stability``."""
-    sub = experiments.add_parser("stability", help="how stable are explanations across seeds, per N_s? (U_n)")
-    sub.add_argument("--users", nargs="+", default=list(DEMO_PERSONAS))
+    sub = add_study(
+        experiments, "stability", "how stable are explanations across seeds, per N_s? (U_n)",
+        cmd_experiments_stability, users=DEMO_PERSONAS,
+    )  # fmt: skip
     sub.add_argument("--dataset", default="builtin", choices=dataset_names())
-    sub.add_argument(
-        "--type",
-        default="time+source",
-        choices=EXPLANATION_TYPES.names(),
-        help="explanation type (time+source)",
-    )
+    kinds = EXPLANATION_TYPES.names()
+    sub.add_argument("--type", default="time+source", choices=kinds, help="explanation type (time+source)")
     sub.add_argument("--n-tracks", type=int, default=1, help="test tracks per user (1; SPEC: 50)")
     sub.add_argument(
         "--sample-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="N_s values"
@@ -127,33 +144,30 @@ def add_stability(experiments: Commands) -> None:
     sub.add_argument("--k", type=int, default=3, help="Top-k compared across runs (3)")
     sub.add_argument("--seed", type=int, default=0, help="first seed (0)")
     add_separator_argument(sub)
-    add_study_arguments(sub, "stability")
-    sub.set_defaults(func=cmd_experiments_stability)
 
 
 def add_faithfulness(experiments: Commands) -> None:
     """Add ``experiments faithfulness``."""
-    sub = experiments.add_parser(
-        "faithfulness", help="do the top components keep the recommendation? audioLIME vs SLIME vs random"
-    )
-    sub.add_argument("--users", nargs="+", default=list(DEMO_PERSONAS))
+    sub = add_study(
+        experiments, "faithfulness",
+        "do the top components keep the recommendation? audioLIME vs SLIME vs random",
+        cmd_experiments_faithfulness, users=DEMO_PERSONAS,
+    )  # fmt: skip
     sub.add_argument("--types", nargs="+", default=["time", "source"], choices=EXPLANATION_TYPES.names())
-    sub.add_argument("--n-tracks", type=int, default=5, help="top-ranked tracks explained per user (5)")
-    add_perturbation_arguments(sub)
+    add_explained_tracks(sub, 5)
     sub.add_argument("--random", type=int, default=5, help="random rankings drawn per track (5)")
     sub.add_argument("--k-max", type=int, default=5, help="largest k (5)")
     add_separator_argument(sub)
-    add_study_arguments(sub, "faithfulness")
-    sub.set_defaults(func=cmd_experiments_faithfulness)
 
 
 def add_separation(experiments: Commands) -> None:
     """Add ``experiments separation``."""
-    sub = experiments.add_parser("separation", help="SDR of each installed Spleeter model against true stems")
+    sub = add_study(
+        experiments, "separation", "SDR of each installed Spleeter model against true stems",
+        cmd_experiments_separation,
+    )  # fmt: skip
     sub.add_argument("--models", nargs="+", choices=tuple(SPLEETER_MODELS), help="default: all installed")
     sub.add_argument("--n-tracks", type=int, default=10, help="catalogue tracks, spread over genres (10)")
-    add_study_arguments(sub, "separation", device=False)
-    sub.set_defaults(func=cmd_experiments_separation)
 
 
 def add_commands(commands: Commands) -> None:
