@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.audiolime.explainer import WaveformScorer
 from explanations.audiolime.factorization import time_factorization
+from explanations.audiolime.scoring import WaveformScorer
 from explanations.studies.stability import track_stability
 from lemons.errors import ConfigError
 

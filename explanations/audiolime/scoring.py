@@ -18,7 +18,6 @@ from tqdm import tqdm
 from explanations.audiolime.factorization import Factorization
 from lemons.errors import ExplanationError
 from recsys.inference import score_waveforms, sigmoid
-from recsys.model import FCN
 
 #: Perturbed waveforms composed and scored at once (bounds memory: 16 × 30 s × 4 B ≈ 31 MB).
 SCORE_BATCH = 16
@@ -29,8 +28,9 @@ RelevanceFn = Callable[[np.ndarray], np.ndarray]
 ProgressFn = Callable[[int, int], None]
 
 
-def recommender_relevance(model: FCN, device: torch.device | str | None = None) -> RelevanceFn:
-    """The recommender's relevance ``sigmoid(logit)`` of whole waveforms, without gradients."""
+def recommender_relevance(model: torch.nn.Module, device: torch.device | str | None = None) -> RelevanceFn:
+    """The relevance ``sigmoid(logit)`` of whole waveforms by a network of waveforms ``[batch, samples]``
+    → logits ``[batch]`` (the FCN, or another recommender), without gradients."""
     device = torch.device(device) if device is not None else None
 
     def relevance(batch: np.ndarray) -> np.ndarray:

@@ -137,11 +137,9 @@ def dataset_names() -> tuple[str, ...]:
     return tuple(entry.name for entry in CATALOGUES if entry.is_dataset)
 
 
-def catalogue_names(*, uploaded: bool = False, held_out: bool = True) -> tuple[str, ...]:
-    """Names of the catalogues a command offers: without the page's uploads unless ``uploaded``,
-    without a user's held-out view unless ``held_out``."""
+def catalogue_names(held_out: bool = True) -> tuple[str, ...]:
+    """The catalogues a command can open (all but the page's uploads); a user's held-out view
+    (``test``) only with ``held_out``."""
     return tuple(
-        entry.name
-        for entry in CATALOGUES
-        if (uploaded or entry.location != "upload") and (held_out or not entry.held_out)
+        entry.name for entry in CATALOGUES if entry.location != "upload" and (held_out or not entry.held_out)
     )

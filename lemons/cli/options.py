@@ -21,13 +21,12 @@ Commands = argparse._SubParsersAction
 
 
 def described(names: Iterable[str], describe: dict[str, str], default: str | None = None) -> str:
-    """Help text listing ``names`` with their descriptions, the default marked."""
-    items = [
-        f"{name} ({describe[name]}{', default' if name == default else ''})"
-        if describe.get(name, name) != name
-        else f"{name}{' (default)' if name == default else ''}"
-        for name in names
-    ]
+    """Help text listing ``names`` with their descriptions (where they say more), the default marked."""
+    items = []
+    for name in names:
+        notes = [describe[name]] if describe.get(name, name) != name else []
+        notes += ["default"] if name == default else []
+        items.append(f"{name} ({', '.join(notes)})" if notes else name)
     return ", ".join(items)
 
 
