@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
 
@@ -19,7 +19,7 @@ setup(
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=["lemons", "lemons.catalogue", "lemons.synth", "recsys", "explanations"],
+    packages=find_packages(include=["lemons", "lemons.*", "recsys", "explanations", "explanations.*"]),
     install_requires=requirements(),
     entry_points={"console_scripts": ["lemons = lemons.cli:main"]},
 )

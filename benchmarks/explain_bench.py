@@ -1,7 +1,8 @@
 """Fast explanation engine against the naive audioLIME pipeline, side by side on one track.
 
 The naive pipeline is the original app's: for every perturbation, mix its waveform from the
-components and score mel + FCN in batches of 5. The engine is :class:`explanations.engine.FCNScorer`.
+components and score mel + FCN in batches of 5. The engine is
+:class:`explanations.audiolime.engine.FCNScorer`.
 For each explanation type both score the same perturbations; the script checks that every relevance
 agrees (max abs difference ≤ 1e-4) and that the fitted explanations agree, and prints wall times,
 the speed-up, and the FCN's FLOP rate as a fraction of this machine's measured float32 matmul peak.
@@ -20,22 +21,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from explanations.engine import FCNScorer
-from explanations.explainer import (
-    WaveformScorer,
-    fit_surrogate,
-    recommender_relevance,
-    sample_perturbations,
-)
-from explanations.factorization import KINDS, factorize
-from explanations.separation import get_separator
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.explainer import fit_surrogate, sample_perturbations
+from explanations.audiolime.factorization import EXPLANATION_TYPES, factorize
+from explanations.audiolime.scoring import WaveformScorer, recommender_relevance
+from explanations.audiolime.separation import get_separator
+from lemons.allocator import keep_freed_memory
 from lemons.catalogue import open_catalogue
 from recsys.checkpoint import find_model, load_checkpoint
 from recsys.data import load_dataset
@@ -71,27 +66,32 @@ def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 10) -> fl
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (timings would miss it)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def timed(function, *args):
+    """``(function(*args), seconds it took)``."""
     started = time.perf_counter()
     result = function(*args)
     return result, time.perf_counter() - started
 
 
 def main() -> int:
+    """Run the benchmark; exit status 1 when a relevance or an explanation disagrees."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--user", default="ringo")
     parser.add_argument("--track", help="track id (default: the user's most relevant test track)")
-    parser.add_argument("--types", nargs="+", default=list(KINDS), choices=KINDS)
+    kinds = EXPLANATION_TYPES.names()
+    parser.add_argument("--types", nargs="+", default=list(kinds), choices=kinds)
     parser.add_argument("--n-samples", type=int, default=2048)
     parser.add_argument("--naive-rows", type=int, help="score only this many rows with the naive pipeline")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="N_s = 256")
     args = parser.parse_args()
+    keep_freed_memory()
     n_samples = 256 if args.quick else args.n_samples
     device = resolve_device(args.device)
 

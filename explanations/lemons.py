@@ -12,51 +12,34 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `streamlit run` from a checkout
+# `streamlit run` puts this script's folder first on sys.path, where this very file would shadow the
+# `lemons` package; the checkout goes before it (installed or not, the package must win).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import streamlit as st
 
-from explanations import illustrations, ui
-from explanations.figures import draw_source_rows, draw_weight_grid
-from explanations.listen import highlight
-from explanations.pipeline import ExplainSettings, explain_track
-from explanations.separation import available_separators
-from lemons.catalogue import open_catalogue
+from explanations.audiolime.factorization import EXPLANATION_TYPES
+from explanations.audiolime.listen import highlight
+from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_track
+from explanations.audiolime.separation import SEPARATORS, available_separators
+from explanations.page import illustrations, ui
+from explanations.page.figures import draw_source_rows, draw_weight_grid
+from explanations.page.outputs import outputs_zip
+from lemons.allocator import keep_freed_memory
 from lemons.catalogue.base import Catalogue
+from lemons.catalogue.registry import CATALOGUES, CatalogueEntry
 from lemons.config import get_settings
 from lemons.errors import LemonsError
 from lemons.personas import DEMO_PERSONAS, PERSONAS, avatar_png, get_persona, history_of, profile
+from recsys.candidates import candidates
 from recsys.checkpoint import Recommender, find_model, load_checkpoint
 from recsys.data import load_dataset
 from recsys.evaluate import stale_warning
 from recsys.inference import resolve_device
 from recsys.ranking import rank_tracks
 
-TYPES = {
-    "Time": (
-        "time",
-        "The track is cut into 5 equal segments. The explanation tells which moments of the track "
-        "made it relevant for you.",
-    ),
-    "Source": (
-        "source",
-        "The track is separated into its sources (vocals, piano, drums, bass, other). The explanation "
-        "tells which instruments made it relevant for you.",
-    ),
-    "Time + Source": (
-        "time+source",
-        "Both: every source inside every segment (25 components), e.g. the drums between 12 and 18 s.",
-    ),
-}
-CATALOGUES = {
-    "test": "your held-out test tracks",
-    "builtin": "the whole built-in catalogue",
-    "musdb18": "musdb18",
-    "folder": "a folder of your own audio",
-    "upload": "an uploaded file",
-}
 TOP_N = 10
 
 
@@ -65,16 +48,19 @@ TOP_N = 10
 
 @st.cache_resource(show_spinner="loading the recommender…")
 def recommender_of(user: str) -> Recommender:
+    """The user's published recommender on the device setting (loaded once per process)."""
     return load_checkpoint(find_model(user), resolve_device(get_settings().device))
 
 
 @st.cache_resource(show_spinner="opening the catalogue…")
-def catalogue_of(kind: str, path: str | None) -> Catalogue:
-    return open_catalogue(kind, path)
+def catalogue_of(name: str, path: str | None) -> Catalogue:
+    """The catalogue registered as ``name``, opened at ``path`` (default: its setting), once per process."""
+    return CATALOGUES[name].open(path)
 
 
 @st.cache_data(show_spinner=False)
 def picture(kind: str) -> bytes:
+    """PNG of the recommender (``recommender``) or of an explanation type's components."""
     return (
         illustrations.recommender_picture()
         if kind == "recommender"
@@ -84,11 +70,13 @@ def picture(kind: str) -> bytes:
 
 @st.cache_data(show_spinner=False)
 def avatar(name: str) -> bytes:
+    """PNG of a persona's avatar."""
     return avatar_png(get_persona(name), 160)
 
 
 @st.cache_data(show_spinner=False)
 def stale_message(user: str) -> str | None:
+    """The warning for a model trained on other data than the built-in catalogue now holds, if it is."""
     return stale_warning(recommender_of(user), load_dataset("builtin"), user)
 
 
@@ -111,9 +99,9 @@ def sidebar() -> tuple[bool, int, int]:
             "recommender; a linear model fitted to those scores tells how much each component drove "
             "the relevance. You hear the components that mattered most."
         )
-        for label, (kind, text) in TYPES.items():
-            st.markdown(f"**{label}.** {text}")
-            st.image(picture(kind))
+        for kind in EXPLANATION_TYPES:
+            st.markdown(f"**{kind.label}.** {kind.description}")
+            st.image(picture(kind.name))
         st.divider()
         advanced = st.toggle("advanced", value=False, help="planted-taste personas and sampling settings")
         n_samples, seed = 2048, 0
@@ -153,35 +141,48 @@ def persona_section(show_planted: bool) -> str:
     return name
 
 
-def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, set[str], bool]:
-    """The catalogue to recommend from, the track ids (None: all of it), the user's listening history
-    in it and whether to include that history in the recommendations."""
-    settings = get_settings()
-    options = ["test", "builtin", *(["musdb18"] if settings.musdb_dir else []), "folder", "upload"]
-    choice = st.radio("recommend from", options, format_func=CATALOGUES.get, horizontal=True, key="catalogue")
-    if choice == "test":  # held out from training: played tracks among them are the point
-        return catalogue_of("builtin", None), load_dataset("builtin").user(user).ids("test"), set(), True
-    if choice == "builtin":
-        include = st.checkbox(
-            "include tracks you have already listened to",
-            key="include_history",
-            help="recommendations are new to you; tick this to rank your listening history too",
-        )
-        return catalogue_of("builtin", None), None, load_dataset("builtin").listened(user), include
-    if choice == "musdb18":
-        return catalogue_of(choice, None), None, set(), False
-    if choice == "folder":
-        default = str(settings.audio_folder or "")
+def offered(entry: CatalogueEntry) -> bool:
+    """Whether the page offers a catalogue: one the user names or uploads, or one whose setting is set."""
+    return entry.location != "setting" or entry.configured()
+
+
+def catalogue_location(entry: CatalogueEntry) -> str | None:
+    """The folder of the chosen catalogue: asked for, uploaded, or ``None`` (its setting)."""
+    if entry.location == "folder":
+        default = str(getattr(get_settings(), entry.setting) or "") if entry.setting else ""
         folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
         if not folder:
             st.info("give the folder that holds your audio files")
             st.stop()
-        return catalogue_of("folder", folder), None, set(), False
-    uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
-    if uploaded is None:
-        st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
-        st.stop()
-    return catalogue_of("folder", save_upload(uploaded.name, uploaded.getvalue())), None, set(), False
+        return folder
+    if entry.location == "upload":
+        uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
+        if uploaded is None:
+            st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
+            st.stop()
+        return save_upload(uploaded.name, uploaded.getvalue())
+    return None
+
+
+def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[str], bool]:
+    """The catalogue to recommend from, the track ids (None: all of it), the user's listening history
+    in it and whether to include that history in the recommendations."""
+    options = [entry.name for entry in CATALOGUES if offered(entry)]
+    choice = st.radio(
+        "recommend from",
+        options,
+        format_func=lambda name: CATALOGUES[name].description,
+        horizontal=True,
+        key="catalogue",
+    )
+    path = catalogue_location(CATALOGUES[choice])
+    found = candidates(choice, recommender_of(user), user, path, catalogue=catalogue_of(choice, path))
+    include = bool(found.history) and st.checkbox(
+        "include tracks you have already listened to",
+        key="include_history",
+        help="recommendations are new to you; tick this to rank your listening history too",
+    )
+    return found.catalogue, found.track_ids, found.history, include
 
 
 @st.cache_data(show_spinner=False)
@@ -247,14 +248,15 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
 
 
 def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+    """The explanation type, the separator, and the explanation once **Compute Explanation** is pressed."""
     st.header("4 · Why was it recommended?")
-    label = st.radio("explain by", list(TYPES), horizontal=True, key="type")
-    kind, text = TYPES[label]
+    types = {kind.label: kind for kind in EXPLANATION_TYPES}
+    kind = types[st.radio("explain by", list(types), horizontal=True, key="type")]
     left, right = st.columns([2, 3])
-    left.write(text)
-    right.image(picture(kind))
+    left.write(kind.description)
+    right.image(picture(kind.name))
     separator = None
-    if kind != "time":
+    if kind.needs_sources:
         choices = available_separators(catalogue)
         if not choices:
             st.error("no source separator is available: run `lemons setup weights` and reload the page")
@@ -262,10 +264,10 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
         separator = st.selectbox(
             "source separator",
             choices,
-            help="reference = the catalogue's true stems; spleeter = Deezer's separator",
+            help="; ".join(f"{name} = {SEPARATORS[name].description}" for name in choices),
             key="separator",
         )
-    settings = ExplainSettings(kind, n_samples, seed)
+    settings = ExplainSettings(kind.name, n_samples, seed)
     request = (user, catalogue.name, track_id, settings, separator)
     if st.button("Compute Explanation", type="primary"):
         st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
@@ -276,9 +278,11 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
     show_explanation(stored[1], user, catalogue, track_id)
 
 
-def compute(user, catalogue, track_id, settings, separator):
+def compute(
+    user: str, catalogue: Catalogue, track_id: str, settings: ExplainSettings, separator: str | None
+) -> TrackExplanation:
     """Explain with a progress bar and a time estimate."""
-    bar = st.progress(0.0, text="separating the sources…" if settings.kind != "time" else "starting…")
+    bar = st.progress(0.0, text="separating the sources…" if settings.needs_sources else "starting…")
     started = time.perf_counter()
 
     def on_progress(done: int, total: int) -> None:
@@ -301,7 +305,8 @@ def compute(user, catalogue, track_id, settings, separator):
     return result
 
 
-def show_explanation(result, user: str, catalogue: Catalogue, track_id: str) -> None:
+def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, track_id: str) -> None:
+    """The fidelity, the Top Highlight and Top-3 with players and figures, the weights, the download."""
     explanation, factorization = result.explanation, result.factorization
     took = "from the cache" if result.cached else f"computed in {explanation.timings.get('total_s', 0):.0f} s"
     st.caption(
@@ -339,13 +344,15 @@ def show_explanation(result, user: str, catalogue: Catalogue, track_id: str) -> 
     context = {"user": user, "title": track.title, "artist": track.artist, "catalogue": catalogue.name}
     st.download_button(
         "download the explanation (WAVs, JSON report, figure)",
-        data=ui.outputs_zip(result, 3, context),
+        data=outputs_zip(result, 3, context),
         file_name=f"lemons-{user}-{track_id}-{explanation.kind.replace('+', '-')}.zip",
         mime="application/zip",
     )
 
 
 def main() -> None:
+    """The page, top to bottom."""
+    keep_freed_memory()
     st.set_page_config(page_title="LEMONS", page_icon="🍋", layout="wide")
     st.title("LEMONS: Listenable Explanations for Music recOmmeNder Systems")
     show_planted, n_samples, seed = sidebar()

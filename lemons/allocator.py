@@ -7,6 +7,9 @@ to the kernel. Raising glibc's mmap and trim thresholds lets the heap keep and r
 inference of 5 × 30 s went from 2.4–3.1 s to 1.2–1.3 s and a training step from 1.0–1.3 s to
 0.6–0.8 s. The process keeps its peak memory instead of shrinking after each batch.
 Set ``LEMONS_MALLOC_DEFAULTS=1`` to leave the allocator alone. Elsewhere than glibc this does nothing.
+
+Nothing tunes it at import time: the entry points call :func:`keep_freed_memory` first (``lemons``,
+the Sacred scripts through :func:`recsys.observers.run_commandline`, the demo page, the benchmark).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ _done = False
 
 
 def keep_freed_memory() -> bool:
-    """Tune glibc's allocator once per process; returns whether it was tuned."""
+    """Tune glibc's allocator once per process; returns whether it is tuned."""
     global _done
     if _done or os.environ.get("LEMONS_MALLOC_DEFAULTS") == "1":
         return _done
@@ -44,4 +47,9 @@ def keep_freed_memory() -> bool:
             (M_TOP_PAD, TOP_PAD),
         )
     )
+    return _done
+
+
+def is_tuned() -> bool:
+    """Whether :func:`keep_freed_memory` has tuned this process's allocator."""
     return _done

@@ -203,7 +203,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | str 
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name not in SETTING_NAMES:
-            if name in ("venv", "python"):  # used by the Makefile, not by the library
+            if name in ("venv", "python", "malloc_defaults"):  # the Makefile's; lemons.allocator's opt-out
                 continue
             raise _unknown(key, "environment")
         values[name] = value

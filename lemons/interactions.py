@@ -25,6 +25,8 @@ SPLIT_RATIOS = (0.8, 0.1, 0.1)
 
 @dataclass(frozen=True)
 class Triplet:
+    """One Taste Profile line: a user played a track ``playcount`` times."""
+
     user: str
     track_id: str
     playcount: int
@@ -71,16 +73,20 @@ class UserSplits:
         return getattr(self, split)
 
     def ids(self, split: str) -> list[str]:
+        """The track ids of one split, in split order."""
         return [track_id for track_id, _ in self[split]]
 
     def labels(self, split: str) -> np.ndarray:
+        """The labels ``[n]`` (float, 1 = played) of one split, in split order."""
         return np.array([label for _, label in self[split]], dtype=np.float32)
 
     def to_json(self) -> dict[str, object]:
+        """Plain data for ``splits.json``."""
         return {"user": self.user, **{s: [list(p) for p in self[s]] for s in SPLIT_NAMES}}
 
     @classmethod
     def from_json(cls, data: dict) -> UserSplits:
+        """The splits :meth:`to_json` wrote."""
         return cls(
             user=data["user"],
             **{s: tuple((str(t), int(y)) for t, y in data[s]) for s in SPLIT_NAMES},
@@ -139,10 +145,12 @@ def make_splits(
 
 
 def save_splits(path: Path | str, splits: Iterable[UserSplits]) -> None:
+    """Write every user's splits to ``splits.json`` (atomically)."""
     write_json(path, {s.user: s.to_json() for s in splits})
 
 
 def load_splits(path: Path | str) -> dict[str, UserSplits]:
+    """``{user: splits}`` from a ``splits.json``; :class:`DataError` when the file is missing."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no splits file; build the dataset first")

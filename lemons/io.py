@@ -60,6 +60,7 @@ def write_json(path: Path | str, data: Any) -> None:
 
 
 def read_json(path: Path | str) -> Any:
+    """The JSON value stored in ``path`` (UTF-8)."""
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -71,6 +72,7 @@ def save_npz(path: Path | str, **arrays: np.ndarray) -> None:
 
 
 def load_npz(path: Path | str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file (pickles refused)."""
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 

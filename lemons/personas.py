@@ -55,6 +55,7 @@ class Persona:
 
     @property
     def is_planted(self) -> bool:
+        """Whether the taste depends on one source (clara, ringo)."""
         return self.planted is not None
 
 
@@ -252,6 +253,7 @@ PERSONA_NEGATIVES_PER_POSITIVE = 3.0
 def persona_splits(
     persona: Persona, catalogue: Catalogue, history: list[Triplet], seed: int = 0
 ) -> UserSplits:
+    """The persona's train/val/test splits of its played tracks and unplayed negatives (80/10/10)."""
     return make_splits(
         persona.name,
         [t.track_id for t in history],
@@ -295,6 +297,7 @@ class Profile:
     genre_entropy: float
 
     def genre_share(self, genres: set[str]) -> float:
+        """Share of the listened tracks whose genre is in ``genres``."""
         return sum(c for g, c in self.genre_counts if g in genres) / max(self.n_tracks, 1)
 
 
@@ -315,6 +318,7 @@ def profile(persona: Persona, catalogue: Catalogue, history: list[Triplet]) -> P
 
 
 def history_of(persona: Persona, triplets: list[Triplet]) -> list[Triplet]:
+    """The persona's lines of the listening histories."""
     return [t for t in triplets if t.user == persona.name]
 
 

@@ -38,6 +38,7 @@ def missing_checkpoint_files(model_dir: Path | str, model: str) -> list[str]:
 
 
 def has_weights(model_dir: Path | str, model: str) -> bool:
+    """Whether ``model_dir/<model>`` holds every checkpoint file."""
     return not missing_checkpoint_files(model_dir, model)
 
 

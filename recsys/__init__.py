@@ -1,5 +1,5 @@
-"""The content-based recommender: one fully convolutional network (FCN) per user."""
+"""The content-based recommender: one fully convolutional network (FCN) per user.
 
-from lemons.allocator import keep_freed_memory
-
-keep_freed_memory()  # large tensors are reused instead of re-mapped (about 2x faster on CPU)
+The entry points (the Sacred scripts, ``lemons``, the page) tune glibc's allocator for it first:
+:func:`lemons.allocator.keep_freed_memory`.
+"""

@@ -1,12 +1,9 @@
 """Datasets the recommender learns from: a catalogue plus each user's labelled splits.
 
-``builtin``: the generated catalogue (``catalogue_dir`` setting) with the personas' splits.
-``msd``: the Million Song Dataset under the ``msd_dir`` setting, laid out as::
-
-    <msd_dir>/track_metadata.db (or unique_tracks.txt)
-    <msd_dir>/audio/                7digital snippets (A/A/A/TR….clip.mp3 or flat TR….mp3)
-    <msd_dir>/msd_tagtraum_cd2.cls  optional genres
-    <msd_dir>/users/splits.json     written by: lemons data msd-users … --out <msd_dir>/users
+A dataset is a registered catalogue that holds users' listening histories
+(:func:`lemons.catalogue.registry.dataset_names`): ``builtin``, the generated catalogue with the
+personas' splits, and ``msd``, the Million Song Dataset under the ``msd_dir`` setting (laid out as
+:func:`lemons.catalogue.msd.open_msd_folder` describes).
 """
 
 from __future__ import annotations
@@ -21,11 +18,10 @@ import numpy as np
 from tqdm import tqdm
 
 from lemons.catalogue.base import Catalogue
-from lemons.config import Settings, get_settings
-from lemons.errors import ConfigError, DataError, UnknownPersonaError
-from lemons.interactions import SPLIT_NAMES, UserSplits, load_splits
-
-DATASETS = ("builtin", "msd")
+from lemons.catalogue.registry import CATALOGUES, dataset_names
+from lemons.config import Settings
+from lemons.errors import ConfigError, UnknownPersonaError
+from lemons.interactions import SPLIT_NAMES, UserSplits
 
 
 @dataclass
@@ -38,9 +34,11 @@ class Dataset:
 
     @property
     def users(self) -> list[str]:
+        """The users with splits, in the order the dataset lists them."""
         return list(self.splits)
 
     def user(self, name: str) -> UserSplits:
+        """The splits of user ``name``; :class:`UnknownPersonaError` for a user the dataset lacks."""
         try:
             return self.splits[name]
         except KeyError:
@@ -68,46 +66,13 @@ class Dataset:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _msd_file(settings: Settings, *names: str) -> str | None:
-    for name in names:
-        path = settings.msd_dir / name
-        if path.exists():
-            return str(path)
-    return None
-
-
 def load_dataset(name: str = "builtin", settings: Settings | None = None) -> Dataset:
-    """Open a dataset by name (``builtin`` or ``msd``)."""
-    settings = settings or get_settings()
-    if name == "builtin":
-        from lemons.catalogue.builtin import BuiltinCatalogue
-
-        catalogue = BuiltinCatalogue(settings.catalogue_dir)
-        return Dataset(name, catalogue, catalogue.splits())
-    if name == "msd":
-        from lemons.catalogue.msd import MSDCatalogue
-
-        if settings.msd_dir is None:
-            raise ConfigError(
-                "dataset 'msd' needs the msd_dir setting (for example LEMONS_MSD_DIR=/data/msd)"
-            )
-        metadata = _msd_file(settings, "track_metadata.db", "unique_tracks.txt")
-        splits_path = settings.msd_dir / "users" / "splits.json"
-        if metadata is None or not (settings.msd_dir / "audio").is_dir():
-            raise DataError(
-                f"{settings.msd_dir} needs track_metadata.db (or unique_tracks.txt) and an audio/ folder"
-            )
-        if not splits_path.is_file():
-            raise DataError(
-                f"{splits_path} is missing; select the users first with: lemons data msd-users "
-                f"--triplets train_triplets.txt --metadata {metadata} "
-                f"--audio-dir {settings.msd_dir / 'audio'} --out {settings.msd_dir / 'users'}"
-            )
-        catalogue = MSDCatalogue(
-            metadata, settings.msd_dir / "audio", genres_path=_msd_file(settings, "msd_tagtraum_cd2.cls")
-        )
-        return Dataset(name, catalogue, load_splits(splits_path))
-    raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
+    """Open a dataset by name (``builtin``, ``msd``: see :func:`~lemons.catalogue.registry.dataset_names`)."""
+    if name not in dataset_names():
+        raise ConfigError(f"unknown dataset {name!r}; use one of {', '.join(dataset_names())}")
+    entry = CATALOGUES[name]
+    folder = entry.folder(settings=settings)
+    return Dataset(name, entry.open(folder), entry.user_splits(folder))
 
 
 @dataclass(frozen=True)

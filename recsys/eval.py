@@ -19,9 +19,6 @@ import sys
 import warnings
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import this checkout even if it is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from sacred import Experiment
 
 from lemons.config import get_settings

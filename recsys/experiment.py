@@ -23,12 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: import this checkout even if it is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
 import torch
 from sacred import Experiment
+from sacred.run import Run
 
 from lemons.config import get_settings
 from lemons.io import atomic_path, write_json
@@ -37,7 +35,7 @@ from recsys.data import load_dataset, load_split
 from recsys.inference import resolve_device
 from recsys.model import count_parameters
 from recsys.observers import prepare, run_commandline
-from recsys.train import SELECTION_RULE, TrainConfig, train_model
+from recsys.train import SELECTION_RULE, EpochResult, TrainConfig, train_model
 from recsys.transfer import initial_model, prior_calibration
 
 ex = prepare(Experiment("lemons-train", save_git_info=False))
@@ -82,6 +80,35 @@ def publish_checkpoint(path: Path, user: str) -> Path:
     return target
 
 
+class RunLog:
+    """Training losses and metrics to the Sacred run, and to TensorBoard in ``folder`` when given."""
+
+    def __init__(self, run: Run, folder: Path | None) -> None:
+        self.run, self.writer = run, None
+        if folder is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(folder))
+
+    def step(self, step: int, loss: float) -> None:
+        """Log a training batch's loss."""
+        self.run.log_scalar("train.batch_loss", loss, step)
+        if self.writer is not None:
+            self.writer.add_scalar("train/batch_loss", loss, step)
+
+    def epoch(self, result: EpochResult) -> None:
+        """Log an epoch's losses and validation metrics."""
+        for name, value in result.metrics().items():
+            self.run.log_scalar(name, value, result.epoch)
+            if self.writer is not None:
+                self.writer.add_scalar(name.replace("_", "/", 1), value, result.epoch)
+
+    def close(self) -> None:
+        """Flush and close TensorBoard's files."""
+        if self.writer is not None:
+            self.writer.close()
+
+
 @ex.main
 def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model, model_load_path,
           prior_correction, num_workers, device, save_dir, publish, progress):  # fmt: skip
@@ -104,23 +131,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
         f"validation tracks, {count_parameters(model):,} parameters, device {torch_device}"
     )
 
-    writer = None
-    if use_tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
-
-    def on_step(step: int, loss: float) -> None:
-        _run.log_scalar("train.batch_loss", loss, step)
-        if writer is not None:
-            writer.add_scalar("train/batch_loss", loss, step)
-
-    def on_epoch(result) -> None:
-        for name, value in result.metrics().items():
-            _run.log_scalar(name, value, result.epoch)
-            if writer is not None:
-                writer.add_scalar(name.replace("_", "/", 1), value, result.epoch)
-
+    log = RunLog(_run, out_dir / "tensorboard" if use_tensorboard else None)
     try:
         result = train_model(
             model,
@@ -128,14 +139,13 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
             val_audio,
             config,
             torch_device,
-            on_epoch,
-            on_step,
+            log.epoch,
+            log.step,
             progress,
             settings.cache_dir,
         )
     finally:
-        if writer is not None:
-            writer.close()
+        log.close()
 
     calibration = prior_calibration(model, train_audio.labels) if prior_correction else {}
     metrics = {

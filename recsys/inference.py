@@ -47,7 +47,7 @@ def batches_by_length(lengths: Sequence[int], max_samples: int = MAX_BATCH_SAMPL
 
 @torch.inference_mode()
 def score_waveforms(
-    model: FCN,
+    model: torch.nn.Module,
     waveforms: Sequence[np.ndarray],
     device: torch.device | None = None,
     max_batch_samples: int = MAX_BATCH_SAMPLES,
@@ -76,4 +76,5 @@ def score_waveforms(
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Relevance in [0, 1] of logits (float64)."""
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))

@@ -53,12 +53,14 @@ class ModelArgs:
     n_outputs: int = 1  # 1: a user's relevance logit; more: the shared model's catalogue targets
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for the checkpoint (``channels`` as a list)."""
         data = asdict(self)
         data["channels"] = list(self.channels)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelArgs:
+        """The arguments :meth:`to_dict` wrote; unknown keys (from other versions) are ignored."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         if "channels" in known:
             known["channels"] = tuple(int(c) for c in known["channels"])
@@ -92,7 +94,29 @@ class MelFrontEnd(nn.Module):
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[batch, samples]`` → dB power mel ``[batch, n_mels, frames]``."""
         return self.to_db(self.mel(waveform))
+
+    def complex_stft(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The complex STFT ``[batch, freq, frames]`` whose power :meth:`forward` takes (same framing)."""
+        spectrogram = self.mel.spectrogram
+        return torchaudio.functional.spectrogram(
+            waveform.to(spectrogram.window.device),
+            pad=spectrogram.pad,
+            window=spectrogram.window,
+            n_fft=spectrogram.n_fft,
+            hop_length=spectrogram.hop_length,
+            win_length=spectrogram.win_length,
+            power=None,
+            normalized=spectrogram.normalized,
+            center=spectrogram.center,
+            pad_mode=spectrogram.pad_mode,
+            onesided=spectrogram.onesided,
+        )
+
+    def from_power(self, power: torch.Tensor) -> torch.Tensor:
+        """Power spectrogram ``[batch, freq, frames]`` → dB mel ``[batch, n_mels, frames]``."""
+        return self.to_db(self.mel.mel_scale(power))
 
 
 class ConvBlock(nn.Sequential):
@@ -146,7 +170,44 @@ class FCN(nn.Module):
                 f"input of {waveform.shape[1]} samples is too short; the FCN needs at least "
                 f"{self.args.min_samples} samples ({self.args.min_samples / self.args.sample_rate:.2f} s)"
             )
-        return self.spec_bn(self.front_end(waveform).unsqueeze(1))
+        return self.normalise(self.front_end(waveform))
+
+    def normalise(self, mel_db: torch.Tensor) -> torch.Tensor:
+        """dB mel ``[batch, n_mels, frames]`` → the normalised model input ``[batch, 1, n_mels, frames]``."""
+        return self.spec_bn(mel_db.unsqueeze(1))
+
+    # What the exact explanation engine (explanations.audiolime.engine) needs: the STFT is linear, so it
+    # mixes the components' complex spectra itself and enters the network at the power spectrogram.
+
+    @torch.inference_mode()
+    def complex_stft(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The complex STFT ``[batch, freq, frames]`` of ``[batch, samples]`` as the front end frames it.
+
+        ``freq = n_fft // 2 + 1``, ``frames = samples // hop_length + 1``; on the model's device.
+        """
+        return self.front_end.complex_stft(waveform)
+
+    def input_from_power(self, power: torch.Tensor) -> torch.Tensor:
+        """Power spectrogram ``[batch, freq, frames]`` → normalised input ``[batch, 1, n_mels, frames]``.
+
+        ``input_from_power(complex_stft(w).abs() ** 2)`` equals :meth:`spectrogram` of ``w``.
+        """
+        return self.normalise(self.front_end.from_power(power))
+
+    def feature_map(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The last block's output before pooling: ``[batch, channels[-1], n_mels / 32, frames / 32]``.
+
+        Sizes are rounded down at every one of the five poolings; :meth:`pool` then :meth:`output`
+        finish :meth:`forward`.
+        """
+        return self.blocks(spectrogram)
+
+    def dense_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output layer's weight ``[n_outputs, 2 × channels[-1]]`` and bias ``[n_outputs]`` (detached).
+
+        The logit is ``weight @ pool(feature_map) + bias`` (dropout is the identity in eval mode).
+        """
+        return self.dense.weight.detach(), self.dense.bias.detach()
 
     def embed(self, spectrogram: torch.Tensor) -> torch.Tensor:
         """``[batch, 1, n_mels, frames]`` → pooled features ``[batch, 2 × last channels]``."""
@@ -174,6 +235,7 @@ class FCN(nn.Module):
         return outputs.squeeze(1) if self.args.n_outputs == 1 else outputs
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Logits ``[batch]`` of 16 kHz waveforms ``[batch, samples]`` (the shared model: more per track)."""
         return self.output(self.embed(self.spectrogram(waveform)))
 
     def load_backbone(self, other: FCN) -> None:
@@ -202,4 +264,5 @@ class FCN(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of weights of ``model``."""
     return sum(p.numel() for p in model.parameters())

@@ -16,6 +16,7 @@ from sacred import Experiment
 from sacred.observers import FileStorageObserver, MongoObserver, RunObserver
 from sacred.utils import apply_backspaces_and_linefeeds
 
+from lemons.allocator import keep_freed_memory
 from lemons.config import Settings, get_settings
 from lemons.errors import LemonsError
 
@@ -60,7 +61,9 @@ def _print_error_or_stacktrace() -> None:
 
 
 def run_commandline(ex: Experiment, argv: Sequence[str]) -> None:
-    """Attach the run-time observers and hand the command line to Sacred (exit status 1 on failure)."""
+    """The Sacred scripts' entry point: tune the allocator, attach the run-time observers and hand the
+    command line to Sacred (exit status 1 on failure)."""
+    keep_freed_memory()
     ex.observers.extend(observers_for(argv[1:]))
     with mock.patch.object(sacred.experiment, "print_filtered_stacktrace", _print_error_or_stacktrace):
         ex.run_commandline(list(argv))

@@ -45,6 +45,7 @@ class Target:
     kind: str
 
     def to_dict(self) -> dict[str, str]:
+        """Plain data for the checkpoint."""
         return {"name": self.name, "kind": self.kind}
 
 
@@ -117,6 +118,8 @@ class PretrainConfig:
 
 @dataclass
 class PretrainResult:
+    """The shared model at its best step, with the step's validation loss, the history and the time."""
+
     model: FCN
     best_step: int
     val_loss: float

@@ -26,6 +26,8 @@ CACHE_FORMAT = "lemons-scores"
 
 @dataclass(frozen=True)
 class RankedTrack:
+    """A scored track: relevance ``sigmoid(logit)``."""
+
     track_id: str
     relevance: float  # sigmoid(logit), in [0, 1]
     logit: float
@@ -45,6 +47,7 @@ class Ranking:
     n_excluded: int = 0
 
     def top(self, k: int) -> list[RankedTrack]:
+        """The ``k`` most relevant tracks."""
         return self.tracks[:k]
 
 
@@ -63,6 +66,7 @@ class ScoreCache:
                 self.scores = {}  # a damaged cache is rebuilt, never trusted
 
     def save(self) -> None:
+        """Write the logits (atomically); nothing without a path."""
         if self.path is not None:
             write_json(self.path, {"format": CACHE_FORMAT, "scores": self.scores})
 

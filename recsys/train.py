@@ -177,21 +177,8 @@ class FrozenPrefixInputs(WaveformInputs):
         return self.store.score(self.val_features, model)
 
 
-def train_model(
-    model: FCN,
-    train: LabelledAudio,
-    val: LabelledAudio,
-    config: TrainConfig,
-    device: torch.device,
-    on_epoch: Callable[[EpochResult], None] | None = None,
-    on_step: Callable[[int, float], None] | None = None,
-    progress: bool = True,
-    feature_cache: Path | None = None,
-) -> TrainResult:
-    """Train ``model`` in place and return the best epoch's weights (``model`` ends with them loaded).
-
-    With ``config.freeze_blocks`` the first blocks keep their weights and their outputs are cached in
-    ``feature_cache`` (see :class:`FrozenPrefixInputs`).
+def check_splits(train: LabelledAudio, val: LabelledAudio, config: TrainConfig) -> None:
+    """Refuse splits the model cannot be trained and selected on.
 
     Raises:
         DataError: the training split is empty.
@@ -207,6 +194,61 @@ def train_model(
             f"(e.g. {short[0]}); lower input_length or remove them"
         )
     check_labels(val.labels, what="the validation split")
+
+
+def train_epoch(
+    model: FCN,
+    inputs: WaveformInputs,
+    optimiser: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    rng: np.random.Generator,
+    step: int,
+    on_step: Callable[[int, float], None] | None,
+    epoch: int,
+    progress: bool,
+) -> tuple[float, int]:
+    """One pass over the training tracks in random order, in batches (plus silent crops).
+
+    Returns the mean training loss over the tracks and the number of steps taken so far.
+    """
+    config, labels = inputs.config, torch.from_numpy(inputs.train.labels.astype(np.float32))
+    inputs.train_mode(model)
+    order = rng.permutation(len(labels))
+    total_loss = 0.0
+    n_batches = -(-len(labels) // config.batch_size)
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
+    for b in bar:
+        chosen = order[b * config.batch_size : (b + 1) * config.batch_size]
+        targets = torch.cat((labels[chosen], torch.zeros(config.silent_per_batch)))
+        loss = loss_fn(inputs.batch_logits(model, chosen, rng), targets.to(inputs.device))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        total_loss += loss.item() * len(chosen)
+        step += 1
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if on_step is not None and step % config.log_step == 0:
+            on_step(step, loss.item())
+    return total_loss / len(labels), step
+
+
+def train_model(
+    model: FCN,
+    train: LabelledAudio,
+    val: LabelledAudio,
+    config: TrainConfig,
+    device: torch.device,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+    feature_cache: Path | None = None,
+) -> TrainResult:
+    """Train ``model`` in place and return the best epoch's weights (``model`` ends with them loaded).
+
+    With ``config.freeze_blocks`` the first blocks keep their weights and their outputs are cached in
+    ``feature_cache`` (see :class:`FrozenPrefixInputs`). Raises what :func:`check_splits` raises.
+    """
+    check_splits(train, val, config)
     rng = np.random.default_rng(stable_seed("train-crops", config.seed))
     model = place(model, device)
     if config.freeze_blocks:
@@ -219,7 +261,6 @@ def train_model(
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.wd)
     loss_fn = nn.BCEWithLogitsLoss()
-    labels = torch.from_numpy(train.labels.astype(np.float32))
     val_labels = val.labels.astype(np.float64)
     n_batches = -(-len(train.labels) // config.batch_size)
     n_epochs = -(-config.n_steps // n_batches) if config.n_steps else config.n_epochs
@@ -230,23 +271,7 @@ def train_model(
     step, stale_epochs, started = 0, 0, time.perf_counter()
     for epoch in range(1, n_epochs + 1):
         epoch_start = time.perf_counter()
-        inputs.train_mode(model)
-        order = rng.permutation(len(train.labels))
-        total_loss = 0.0
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
-        for b in bar:
-            chosen = order[b * config.batch_size : (b + 1) * config.batch_size]
-            targets = torch.cat((labels[chosen], torch.zeros(config.silent_per_batch)))
-            loss = loss_fn(inputs.batch_logits(model, chosen, rng), targets.to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total_loss += loss.item() * len(chosen)
-            step += 1
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            if on_step is not None and step % config.log_step == 0:
-                on_step(step, loss.item())
-        train_loss = total_loss / len(train.labels)
+        train_loss, step = train_epoch(model, inputs, optimiser, loss_fn, rng, step, on_step, epoch, progress)
         if epoch % config.val_every and epoch != n_epochs:
             stale_epochs += 1
             result = EpochResult(

@@ -20,10 +20,8 @@ MODELS = PROJECT_ROOT / "models"
 
 
 @pytest.fixture()
-def app(tiny_catalogue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def app(shipped_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The page over the tiny catalogue, with the shipped persona models and an empty cache."""
-    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
-    monkeypatch.setenv("LEMONS_MODELS_DIR", str(MODELS))
     monkeypatch.setenv("LEMONS_CACHE_DIR", str(tmp_path / "cache"))
     get_settings.cache_clear()
     st.cache_data.clear()
@@ -101,6 +99,35 @@ def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None
     app.radio(key="catalogue").set_value("folder").run()
     app.text_input(key="folder").set_value(str(tiny_catalogue_dir / "no-such-folder")).run()
     assert not app.exception and "no such folder" in app.error[0].value
+
+
+def test_catalogues_and_separators_registered_elsewhere_are_offered(registered, app: AppTest) -> None:
+    assert "an elsewhere folder" in app.radio(key="catalogue").options
+    app.radio(key="type").set_value("Source").run()
+    assert "halves" in app.selectbox(key="separator").options
+
+
+@pytest.fixture()
+def msd_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An MSD folder in the real formats (metadata database, 7digital snippets), set as msd_dir."""
+    from tests.test_catalogue_msd import write_audio_dir, write_sqlite
+
+    root = tmp_path / "msd"
+    write_audio_dir(root)
+    write_sqlite(root / "track_metadata.db")
+    monkeypatch.setenv("LEMONS_MSD_DIR", str(root))
+    return root
+
+
+def test_the_msd_is_offered_where_it_is_configured(app: AppTest, msd_folder: Path) -> None:
+    assert "the Million Song Dataset" not in app.radio(key="catalogue").options  # set after the first run
+    get_settings.cache_clear()
+    app.run()
+    assert "the Million Song Dataset" in app.radio(key="catalogue").options
+    app.radio(key="catalogue").set_value("msd").run()
+    assert not app.exception and not app.error
+    titles = recommendation_titles(app)
+    assert len(titles) == 10 and all(title.startswith("Title ") for title in titles)
 
 
 @pytest.mark.slow

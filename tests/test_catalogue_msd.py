@@ -323,3 +323,24 @@ def test_recommender_trains_and_evaluates_on_msd(
     assert 0.0 <= result["all users"]["auc_mean"] <= 1.0
     report = read_json(get_settings().models_dir / f"{user}.eval.json")
     assert report["dataset"] == "msd" and not report["stale"]
+
+
+def test_the_msd_folder_is_ranked_and_explained_from_the_command_line(
+    msd: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from lemons.cli import main
+    from lemons.config import PROJECT_ROOT, get_settings
+
+    monkeypatch.setenv("LEMONS_MSD_DIR", str(msd["db"].parent))
+    get_settings.cache_clear()
+    model = str(PROJECT_ROOT / "models" / "marko.pt")  # a persona's model: no history in the MSD
+    user = ["--user", "marko", "--model", model, "--catalogue", "msd", "--quiet"]
+    assert main(["rank", *user, "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "top 3 of 16 tracks for marko" in printed and "Artist " in printed and "left out" not in printed
+    out = tmp_path / "explained"
+    explain = ["--track", track_id(7), "--type", "time", "--n-samples", "16", "--out", str(out)]
+    assert main(["explain", *user, *explain]) == 0
+    report = read_json(out / "explanation.json")
+    assert report["catalogue"] == "msd" and report["track"] == track_id(7) and report["title"] == "Title 7"
+    assert report["separator"] is None and len(report["components"]) == 5

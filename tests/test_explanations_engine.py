@@ -8,23 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.engine import FCNScorer, column_groups, frame_receptive_field
-from explanations.explainer import WaveformScorer, recommender_relevance, sample_perturbations
-from explanations.factorization import factorize
-from explanations.separation import Separation
+from explanations.audiolime.engine import FCNScorer, column_groups, frame_receptive_field, scorer_for
+from explanations.audiolime.explainer import sample_perturbations
+from explanations.audiolime.factorization import factorize
+from explanations.audiolime.scoring import WaveformScorer, recommender_relevance
+from explanations.audiolime.separation import Separation
 from lemons.catalogue.builtin import BuiltinCatalogue
 from recsys.model import FCN
+from tests.conftest import fcn_with_statistics
 
 
 @pytest.fixture(scope="module")
 def model() -> FCN:
-    torch.manual_seed(1)
-    model = FCN()
-    for module in model.modules():  # non-trivial batch-norm statistics, as after training
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    return model.eval()
+    return fcn_with_statistics(1)
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +88,23 @@ def test_engine_reuses_patterns_it_has_scored_and_stays_exact(model, long_separa
     fresh_work = []
     FCNScorer(model, factorization)(second, lambda done, total: fresh_work.append(total))
     assert reported[-1][0] == reported[-1][1] and 0 < reported[-1][1] <= fresh_work[-1]
+
+
+class WaveformModel(torch.nn.Module):
+    """The same network behind a plain ``forward``: a recommender the engine does not know."""
+
+    def __init__(self, fcn: FCN) -> None:
+        super().__init__()
+        self.fcn = fcn
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.fcn(waveform)
+
+
+def test_the_recommender_provides_its_scorer(model, long_separation) -> None:
+    factorization = factorize("time", long_separation.stems.sum(axis=0), long_separation)
+    exact = scorer_for(model, factorization)
+    general = scorer_for(WaveformModel(model).eval(), factorization)
+    assert isinstance(exact, FCNScorer) and isinstance(general, WaveformScorer)
+    masks = sample_perturbations(factorization.n_components, 12, seed=4)
+    np.testing.assert_allclose(exact(masks), general(masks), atol=1e-5, rtol=0)

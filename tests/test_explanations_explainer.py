@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from explanations.explainer import (
+from explanations.audiolime.explainer import (
     KERNEL_WIDTH,
     Explanation,
-    WaveformScorer,
+    LimeParts,
     explain,
     fit_surrogate,
     kernel,
     sample_perturbations,
-    score_perturbations,
 )
-from explanations.factorization import factorize
-from explanations.separation import get_separator
+from explanations.audiolime.factorization import factorize
+from explanations.audiolime.scoring import WaveformScorer, score_perturbations
+from explanations.audiolime.separation import get_separator
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import ExplanationError
 
@@ -152,6 +152,26 @@ def test_explanations_are_repeatable_for_a_seed(track) -> None:
     first = explain(factorization, scorer, 128, seed=5)
     assert explain(factorization, scorer, 128, seed=5).weights == first.weights
     assert explain(factorization, scorer, 128, seed=6).weights != first.weights
+
+
+def test_the_sampler_kernel_and_surrogate_are_parts_that_can_be_swapped(track) -> None:
+    audio, separation = track
+    factorization = factorize("source", audio, separation)
+    scorer = WaveformScorer(factorization, drums_listener(separation.stems[2]))
+    used: list[str] = []
+
+    def one_off_each(n_components: int, n_samples: int, seed: int) -> np.ndarray:
+        used.append("sampler")
+        return np.vstack([np.ones(n_components), 1 - np.eye(n_components)]).astype(np.uint8)
+
+    def flat(distances: np.ndarray) -> np.ndarray:
+        used.append("kernel")
+        return np.ones_like(distances)
+
+    parts = LimeParts(sampler=one_off_each, kernel=flat)
+    explanation = explain(factorization, scorer, 6, parts=parts)
+    assert used[0] == "sampler" and "kernel" in used and explanation.n_distinct == 6
+    assert explanation.top_k(1) == [separation.sources.index("drums")]
 
 
 def test_a_recommender_that_ignores_everything_cannot_be_explained(track) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explanations.factorization import factorize, time_factorization, time_source_factorization
-from explanations.separation import Separation
+from explanations.audiolime.factorization import factorize, time_factorization, time_source_factorization
+from explanations.audiolime.separation import Separation
 from lemons.audio import SAMPLE_RATE
 from lemons.catalogue.base import STEMS
 from lemons.errors import AudioError, ConfigError

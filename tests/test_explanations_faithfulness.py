@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.explainer import Explanation
-from explanations.faithfulness import keep_and_delete, random_ranking, upward_ranking
-from lemons.config import PROJECT_ROOT
+from explanations.audiolime.explainer import Explanation
+from explanations.studies.faithfulness import keep_and_delete, random_ranking, upward_ranking
 from lemons.errors import ConfigError
 
 
@@ -49,15 +48,9 @@ def test_keep_and_delete_switch_the_top_components() -> None:
 
 
 @pytest.mark.slow
-def test_faithfulness_command_compares_the_three_methods(
-    tiny_catalogue_dir: Path, tmp_path, monkeypatch, capsys
-):
+def test_faithfulness_command_compares_the_three_methods(shipped_models: Path, tmp_path, capsys):
     from lemons.cli import main as lemons_main
-    from lemons.config import get_settings
 
-    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
-    monkeypatch.setenv("LEMONS_MODELS_DIR", str(PROJECT_ROOT / "models"))
-    get_settings.cache_clear()
     out = tmp_path / "faithfulness"
     args = ["experiments", "faithfulness", "--users", "ringo", "--types", "time", "source",
             "--n-tracks", "2", "--n-samples", "32", "--random", "2", "--k-max", "3",
@@ -86,7 +79,7 @@ def test_faithfulness_command_compares_the_three_methods(
 
 
 def test_faithfulness_refuses_an_unknown_type(tmp_path) -> None:
-    from explanations.faithfulness import faithfulness_study
+    from explanations.studies.faithfulness import faithfulness_study
 
     with pytest.raises(ConfigError, match="unknown explanation type"):
         faithfulness_study(["ringo"], None, tmp_path, kinds=("spectral",))  # type: ignore[arg-type]

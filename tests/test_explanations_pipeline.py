@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from explanations.listen import highlight
-from explanations.pipeline import ExplainSettings, explain_audio, explain_track
+from explanations.audiolime.listen import highlight
+from explanations.audiolime.pipeline import ExplainSettings, explain_audio, explain_track
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.cli import main as lemons_main
 from lemons.errors import AudioError, ConfigError, SeparationError

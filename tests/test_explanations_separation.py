@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.separation import (
+from explanations.audiolime.separation import (
     SEPARATORS,
     SpleeterSeparator,
     available_separators,
@@ -46,7 +46,7 @@ def test_reference_separation_is_the_catalogues_true_stems(catalogue: BuiltinCat
 
 
 def test_the_default_separator_is_the_best_available(catalogue, tmp_path: Path, spleeter_model_dir) -> None:
-    assert SEPARATORS[0] == "reference"
+    assert SEPARATORS.names()[0] == "reference"
     assert available_separators(catalogue, tmp_path) == ["reference"]
     assert available_separators(catalogue, spleeter_model_dir)[:1] == ["reference"]
     assert "spleeter:2stems" in available_separators(None, spleeter_model_dir)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explanations.separation_quality import (
+from explanations.studies.separation_quality import (
     reference_sources,
     separation_study,
     spread_over_genres,

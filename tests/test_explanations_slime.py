@@ -6,24 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.engine import complex_stft
-from explanations.explainer import explain, sample_perturbations
-from explanations.slime import MATCHING_GRIDS, mel_band_edges, slime_regions, slime_scorer
+from explanations.audiolime.explainer import explain, sample_perturbations
+from explanations.audiolime.slime import MATCHING_GRIDS, mel_band_edges, slime_regions, slime_scorer
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN
+from tests.conftest import fcn_with_statistics
 
 
 @pytest.fixture(scope="module")
 def model() -> FCN:
-    torch.manual_seed(2)
-    model = FCN()
-    for module in model.modules():  # non-trivial batch-norm statistics, as after training
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
+    model = fcn_with_statistics(2)
     model.dense.weight.data.mul_(0.01)  # silenced regions (-100 dB) would saturate the relevance
-    return model.eval()
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +49,7 @@ def test_regions_tile_the_spectrogram_once(kind, model, audio) -> None:
     n_segments, n_bands = MATCHING_GRIDS[kind]
     grid, regions = slime_regions(model, audio, n_segments, n_bands)
     assert grid.n_components == n_segments * n_bands == len(grid.names) == regions.shape[0]
-    spectrum = complex_stft(model, torch.from_numpy(audio[: grid.n_samples])[None])[0]
+    spectrum = model.complex_stft(torch.from_numpy(audio[: grid.n_samples])[None])[0]
     covered = (regions.abs() > 0).sum(dim=0)
     assert int(covered.max()) <= 1  # disjoint
     torch.testing.assert_close(regions.sum(dim=0), spectrum)  # and together the whole spectrogram

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explanations.explainer import WaveformScorer
-from explanations.factorization import time_factorization
-from explanations.stability import track_stability
-from lemons.config import PROJECT_ROOT
+from explanations.audiolime.factorization import time_factorization
+from explanations.audiolime.scoring import WaveformScorer
+from explanations.studies.stability import track_stability
 from lemons.errors import ConfigError
 
 
@@ -43,15 +42,9 @@ def test_noise_gives_unstable_top_components() -> None:
 
 
 @pytest.mark.slow
-def test_stability_command_writes_violins_table_and_rows(
-    tiny_catalogue_dir: Path, tmp_path, monkeypatch, capsys
-):
+def test_stability_command_writes_violins_table_and_rows(shipped_models: Path, tmp_path, capsys):
     from lemons.cli import main as lemons_main
-    from lemons.config import get_settings
 
-    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
-    monkeypatch.setenv("LEMONS_MODELS_DIR", str(PROJECT_ROOT / "models"))
-    get_settings.cache_clear()
     out = tmp_path / "stability"
     args = ["experiments", "stability", "--users", "ringo", "elizabeth", "--type", "source",
             "--n-tracks", "2", "--sample-sizes", "16", "64", "--repeats", "3",
@@ -73,7 +66,7 @@ def test_stability_command_writes_violins_table_and_rows(
 
 
 def test_stability_refuses_bad_settings(tmp_path) -> None:
-    from explanations.stability import stability_study
+    from explanations.studies.stability import stability_study
 
     with pytest.raises(ConfigError, match="perturbations"):
         stability_study(["ringo"], None, tmp_path, sample_sizes=(1,))  # type: ignore[arg-type]

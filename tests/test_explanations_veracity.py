@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from explanations.pipeline import ExplainSettings
-from explanations.veracity import planted_veracity
+from explanations.audiolime.pipeline import ExplainSettings
+from explanations.studies.veracity import planted_veracity
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.config import PROJECT_ROOT
 from lemons.personas import get_persona
@@ -34,15 +34,9 @@ def test_ringos_recommendations_are_explained_by_their_drums(persona_catalogue_d
 
 
 @pytest.mark.slow
-def test_veracity_command_writes_rates_table_and_figure(
-    tiny_catalogue_dir: Path, tmp_path, monkeypatch, capsys
-):
+def test_veracity_command_writes_rates_table_and_figure(shipped_models: Path, tmp_path, capsys):
     from lemons.cli import main as lemons_main
-    from lemons.config import get_settings
 
-    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
-    monkeypatch.setenv("LEMONS_MODELS_DIR", str(PROJECT_ROOT / "models"))
-    get_settings.cache_clear()
     out = tmp_path / "veracity"
     args = ["experiments", "veracity", "--users", "ringo", "--types", "source", "time+source",
             "--separators", "reference", "spleeter:4stems", "--n-tracks", "3", "--n-samples", "32",

@@ -97,6 +97,23 @@ def test_front_end_matches_the_stored_fixture_and_librosa() -> None:
     assert other.shape != db.shape or not np.allclose(other, db, atol=1e-3)
 
 
+def test_the_explanation_engines_interface_recomposes_forward() -> None:
+    torch.manual_seed(0)
+    model = FCN().eval()
+    waveform = torch.randn(2, 3 * 16_000) * 0.1
+    with torch.inference_mode():
+        spectrum = model.complex_stft(waveform)
+        assert spectrum.shape == (2, 257, 3 * 16_000 // 256 + 1) and spectrum.is_complex()
+        spectrogram = model.input_from_power(spectrum.abs().pow(2))
+        torch.testing.assert_close(spectrogram, model.spectrogram(waveform), atol=1e-4, rtol=1e-5)
+        features = model.feature_map(spectrogram)
+        assert features.shape == (2, 64, 256 // 32, (3 * 16_000 // 256 + 1) // 32)
+        weight, bias = model.dense_parameters()
+        assert weight.shape == (1, 128) and bias.shape == (1,)
+        logits = model.pool(features) @ weight.T + bias
+        torch.testing.assert_close(logits[:, 0], model(waveform), atol=1e-5, rtol=1e-5)
+
+
 def test_too_short_input_is_refused_with_the_minimum() -> None:
     model = FCN()
     with pytest.raises(AudioError, match=r"at least 7936 samples"):

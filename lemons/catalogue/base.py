@@ -85,14 +85,17 @@ class Catalogue:
 
     @property
     def tracks(self) -> list[Track]:
+        """The tracks, in catalogue order (a copy)."""
         return list(self._tracks)
 
     @property
     def ids(self) -> list[str]:
+        """The track ids, in catalogue order."""
         return [track.id for track in self._tracks]
 
     @property
     def has_stems(self) -> bool:
+        """Whether the catalogue ships true stems (:meth:`load_stems` works)."""
         return bool(self.stem_names)
 
     def load_audio(self, track_id: str, sr: int = SAMPLE_RATE) -> np.ndarray:

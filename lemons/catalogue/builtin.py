@@ -53,10 +53,12 @@ NUMERIC_EXTRA = tuple(f"share_{stem}" for stem in STEMS)
 
 
 def track_dir(root: Path, track_id: str) -> Path:
+    """The folder of one track's mix, stems and ``track.json``."""
     return root / "audio" / track_id
 
 
 def read_metadata(path: Path) -> list[dict[str, str]]:
+    """The rows of ``metadata.csv`` as dicts of strings."""
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
@@ -109,6 +111,7 @@ class BuiltinCatalogue(Catalogue):
         super().__init__(tracks)
 
     def load_stems(self, track_id: str, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """The five true stems ``{stem: [samples]}`` float32 at ``sr`` Hz (their sum is the mix)."""
         self[track_id]  # raises DataError for an unknown id
         folder = track_dir(self.root, track_id)
         return {
@@ -129,17 +132,26 @@ class BuiltinCatalogue(Catalogue):
         return read_triplets(path)
 
     def splits(self) -> dict[str, UserSplits]:
-        return load_splits(self.root / "splits.json")
+        """The personas' train/validation/test splits (``splits.json``)."""
+        return builtin_splits(self.root)
+
+
+def builtin_splits(root: Path | str) -> dict[str, UserSplits]:
+    """The personas' splits of the built-in catalogue in ``root`` (its ``splits.json``)."""
+    return load_splits(Path(root) / "splits.json")
 
 
 @dataclass
 class ValidationReport:
+    """What :func:`validate_catalogue` found: counts and every problem."""
+
     n_tracks: int = 0
     n_files: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Whether no problem was found."""
         return not self.problems
 
 

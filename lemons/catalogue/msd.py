@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from lemons.catalogue.base import Catalogue, Track
 from lemons.errors import DataError
-from lemons.interactions import Triplet, UserSplits, make_splits, save_splits, write_triplets
+from lemons.interactions import Triplet, UserSplits, load_splits, make_splits, save_splits, write_triplets
 from lemons.io import write_json
 
 log = logging.getLogger(__name__)
@@ -377,3 +377,42 @@ def write_msd_users(out_dir: Path | str, triplets: list[Triplet], splits: dict[s
         entry["n_tracks"] += 1
         entry["n_events"] += row.playcount
     write_json(out_dir / "users.json", users)
+
+
+#: Where :func:`open_msd_folder` looks for the metadata in an MSD folder, best first.
+METADATA_FILES = ("track_metadata.db", "unique_tracks.txt")
+#: The optional genre annotations of an MSD folder.
+GENRES_FILE = "msd_tagtraum_cd2.cls"
+
+
+def _metadata_file(root: Path) -> Path | None:
+    return next((root / name for name in METADATA_FILES if (root / name).is_file()), None)
+
+
+def open_msd_folder(root: Path | str) -> MSDCatalogue:
+    """The MSD catalogue of a folder laid out as the ``msd_dir`` setting expects::
+
+    <root>/track_metadata.db (or unique_tracks.txt)
+    <root>/audio/                7digital snippets (A/A/A/TR….clip.mp3 or flat TR….mp3)
+    <root>/msd_tagtraum_cd2.cls  optional genres
+    <root>/users/splits.json     written by: lemons data msd-users … --out <root>/users
+    """
+    root = Path(root)
+    metadata = _metadata_file(root)
+    if metadata is None or not (root / "audio").is_dir():
+        raise DataError(f"{root} needs track_metadata.db (or unique_tracks.txt) and an audio/ folder")
+    genres = root / GENRES_FILE
+    return MSDCatalogue(metadata, root / "audio", genres_path=genres if genres.is_file() else None)
+
+
+def msd_folder_splits(root: Path | str) -> dict[str, UserSplits]:
+    """The selected Taste Profile users' splits of an MSD folder (``<root>/users/splits.json``)."""
+    root = Path(root)
+    path = root / "users" / "splits.json"
+    if not path.is_file():
+        raise DataError(
+            f"{path} is missing; select the users first with: lemons data msd-users "
+            f"--triplets train_triplets.txt --metadata {_metadata_file(root)} "
+            f"--audio-dir {root / 'audio'} --out {root / 'users'}"
+        )
+    return load_splits(path)

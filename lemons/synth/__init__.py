@@ -1,0 +1,1 @@
+"""The built-in catalogue's generator: MMA grooves rendered one stem at a time, mixed, written."""

@@ -46,6 +46,8 @@ class TrackSpec:
 
 @dataclass
 class BuildReport:
+    """What a catalogue build did: tracks built, already done, failed (with why), time and size."""
+
     root: Path
     n_tracks: int
     n_built: int
@@ -199,14 +201,7 @@ def build_catalogue(
         duration: track length in seconds (30 s by default; shorter only for quick tests).
         workers: worker processes (0 or 1: render in this process).
     """
-    from lemons.synth.render import find_soundfont
-    from lemons.synth.song import mma_available
-
-    if duration < 5.0:
-        raise DataError(f"--duration must be at least 5 s, got {duration}")
-    if not mma_available():
-        raise DataError("the 'mma' program is missing; run `make system-deps` or: sudo apt-get install mma")
-    find_soundfont()
+    _check_tools(duration)
     root = Path(root)
     started = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
@@ -220,20 +215,47 @@ def build_catalogue(
     }
     _check_build_params(root, params)
     specs = plan_catalogue(n_tracks, seed)
-    rows: dict[str, dict] = {}
-    todo = []
-    for spec in specs:
-        marker = track_dir(root, spec.id) / "track.json"
-        if marker.is_file():
-            rows[spec.id] = read_json(marker)
-        else:
-            todo.append(spec)
+    rows = {spec.id: read_json(_marker(root, spec)) for spec in specs if _marker(root, spec).is_file()}
+    todo = [spec for spec in specs if spec.id not in rows]
     done_before = len(rows)
-    failed: list[tuple[str, str]] = []
-    tasks = [(spec, root, duration) for spec in todo]
-    bar = tqdm(
+    with tqdm(
         total=len(specs), initial=done_before, desc="build catalogue", unit="track", disable=not progress
+    ) as bar:
+        failed = _render_tracks([(spec, root, duration) for spec in todo], workers, rows, bar)
+    if failed:
+        warnings.warn(f"{len(failed)} of {n_tracks} tracks failed and were skipped", stacklevel=2)
+    _finalise(root, [rows[s.id] for s in specs if s.id in rows], params, progress)
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    return BuildReport(
+        root, n_tracks, len(todo) - len(failed), done_before, failed, time.perf_counter() - started, size
     )
+
+
+def _check_tools(duration: float) -> None:
+    """Refuse a too short ``duration`` and a machine without ``mma`` or the SoundFont."""
+    from lemons.synth.render import find_soundfont
+    from lemons.synth.song import mma_available
+
+    if duration < 5.0:
+        raise DataError(f"--duration must be at least 5 s, got {duration}")
+    if not mma_available():
+        raise DataError("the 'mma' program is missing; run `make system-deps` or: sudo apt-get install mma")
+    find_soundfont()
+
+
+def _marker(root: Path, spec: TrackSpec) -> Path:
+    """The file whose presence marks a track as complete (its metadata, written last)."""
+    return track_dir(root, spec.id) / "track.json"
+
+
+def _render_tracks(
+    tasks: list[tuple[TrackSpec, Path, float]], workers: int, rows: dict[str, dict], bar: tqdm
+) -> list[tuple[str, str]]:
+    """Render ``tasks`` (in ``workers`` processes), adding each track's metadata to ``rows``.
+
+    Returns the tracks that failed, with why (each also a warning).
+    """
+    failed: list[tuple[str, str]] = []
     if workers <= 1 or len(tasks) <= 1:
         results = map(_render_task, tasks)
         pool = None
@@ -244,22 +266,15 @@ def build_catalogue(
         for track_id, row, error in results:
             if row is None:
                 failed.append((track_id, error))
-                warnings.warn(f"track {track_id} skipped: {error}", stacklevel=2)
+                warnings.warn(f"track {track_id} skipped: {error}", stacklevel=3)
             else:
                 rows[track_id] = row
             bar.update(1)
     finally:
-        bar.close()
         if pool is not None:
             pool.terminate()
             pool.join()
-    if failed:
-        warnings.warn(f"{len(failed)} of {n_tracks} tracks failed and were skipped", stacklevel=2)
-    _finalise(root, [rows[s.id] for s in specs if s.id in rows], params, progress)
-    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
-    return BuildReport(
-        root, n_tracks, len(todo) - len(failed), done_before, failed, time.perf_counter() - started, size
-    )
+    return failed
 
 
 def _finalise(root: Path, rows: list[dict], params: dict[str, object], progress: bool) -> None:
@@ -283,6 +298,7 @@ def _finalise(root: Path, rows: list[dict], params: dict[str, object], progress:
 
 
 def report_dict(report: BuildReport) -> dict[str, object]:
+    """The report as plain data (``build.json``)."""
     data = asdict(report)
     data["root"] = str(report.root)
     return data

@@ -32,6 +32,7 @@ class Song:
 
     @property
     def shares(self) -> dict[str, float]:
+        """Each stem's share of the energy of the stems."""
         return stem_shares(self.stems)
 
 

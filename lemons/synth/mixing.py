@@ -22,6 +22,7 @@ INT16_MAX = 32767
 
 
 def db(value: float) -> float:
+    """Decibels of an amplitude ratio (floored at -240 dB)."""
     return float(20.0 * np.log10(max(value, 1e-12)))
 
 

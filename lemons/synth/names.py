@@ -152,14 +152,17 @@ def _fill(form: str, rng: np.random.Generator) -> str:
 
 
 def artist_name(genre: str, rng: np.random.Generator) -> str:
+    """A made-up artist name in the manner of ``genre``."""
     return _fill(_pick(rng, ARTIST_FORMS.get(genre, DEFAULT_FORMS)), rng)
 
 
 def album_title(rng: np.random.Generator) -> str:
+    """A made-up album title."""
     return _fill(_pick(rng, ("{a} {n}", "{n}s", "The {a} Years", "{v} {n}s", "{n} & {n2}")), rng)
 
 
 def track_title(genre: str, rng: np.random.Generator) -> str:
+    """A made-up track title (classical titles name a form and a key)."""
     if genre == "classical":
         form = _pick(rng, ("Prelude in {a}", "Nocturne No. {k}", "Etude for {n}", "Sonata {k}: {a}"))
         return form.replace("{k}", str(int(rng.integers(1, 30)))).format(

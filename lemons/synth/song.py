@@ -84,6 +84,7 @@ def _pick(rng: np.random.Generator, items):
 
 
 def mma_available() -> bool:
+    """Whether Debian's ``mma`` (the grooves' MIDI generator) is on PATH."""
     return shutil.which("mma") is not None
 
 

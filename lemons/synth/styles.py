@@ -103,6 +103,7 @@ class Genre:
 
     @property
     def tags(self) -> tuple[str, ...]:
+        """The tags of every style of the genre, without repeats, in style order."""
         seen: dict[str, None] = {}
         for style in self.styles:
             seen.update(dict.fromkeys(style.tags))

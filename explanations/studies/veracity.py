@@ -14,11 +14,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from explanations.pipeline import ExplainSettings, explain_track
-from explanations.separation import get_separator
+from explanations.audiolime.pipeline import ExplainSettings, explain_track
+from explanations.audiolime.separation import get_separator
+from explanations.studies.report import StudyReport, markdown_table, write_study
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError, SeparationError
 from recsys.checkpoint import Recommender
@@ -27,6 +30,8 @@ from recsys.ranking import rank_tracks
 
 @dataclass(frozen=True)
 class VeracityRow:
+    """One explained track: its Top-3 and whether the planted source is among them."""
+
     track_id: str
     relevance: float
     top_components: list[str]  # the Top-3 component names, best first
@@ -38,6 +43,8 @@ class VeracityRow:
 
 @dataclass(frozen=True)
 class Veracity:
+    """The explained tracks of one user × type × separator, with their hit rates."""
+
     user: str
     planted: str
     kind: str
@@ -46,13 +53,16 @@ class Veracity:
 
     @property
     def top1_rate(self) -> float:
+        """Share of tracks whose Top Highlight is the planted source."""
         return sum(r.top1_hit for r in self.rows) / len(self.rows)
 
     @property
     def top3_rate(self) -> float:
+        """Share of tracks with the planted source in the Top-3."""
         return sum(r.top3_hit for r in self.rows) / len(self.rows)
 
     def to_dict(self) -> dict:
+        """Plain data with the rates."""
         return {
             **{k: v for k, v in asdict(self).items() if k != "rows"},
             "top1_rate": self.top1_rate,
@@ -75,7 +85,7 @@ def planted_veracity(
 ) -> Veracity:
     """Explain the ``n_tracks`` highest-ranked tracks of ``catalogue`` and check for ``planted``."""
     settings = settings or ExplainSettings("source")
-    if settings.kind == "time":
+    if not settings.needs_sources:
         raise ConfigError("veracity needs source components: use a source or time+source explanation")
     ranking = rank_tracks(recommender, catalogue, device=device, cache_dir=cache_dir, progress=progress)
     if not ranking.tracks:
@@ -161,26 +171,21 @@ def veracity_study(
                 for r in result.rows:
                     tracks.append({**row, **asdict(r), "top_components": " ".join(r.top_components),
                                    "top_sources": " ".join(r.top_sources)})  # fmt: skip
-    write_study(summary, tracks, out_dir, n_tracks, n_samples)
+    report = StudyReport(
+        "veracity",
+        pd.DataFrame(tracks),
+        veracity_summary(summary, n_tracks, n_samples),
+        {"veracity.png": veracity_figure(summary)},
+    )
+    write_study(report, out_dir)
     return summary
 
 
-def write_study(
-    summary: list[dict], tracks: list[dict], out_dir: Path, n_tracks: int, n_samples: int
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    from lemons.io import atomic_open, atomic_path
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out_dir / "veracity.csv") as handle:
-        pd.DataFrame(tracks).to_csv(handle, index=False)
+def veracity_figure(summary: list[dict]) -> Figure:
+    """Top-1 and Top-3 hit rates of every user × type × separator that ran."""
     done = [s for s in summary if s["tracks"]]
-    figure, ax = plt.subplots(figsize=(max(4, 1.4 * len(done)), 3), layout="constrained")
+    figure = Figure(figsize=(max(4, 1.4 * len(done)), 3), layout="constrained")
+    ax = figure.subplots()
     labels = [f"{s['user']}\n{s['type']}\n{s['separator']}" for s in done]
     x = np.arange(len(done))
     ax.bar(x - 0.2, [s["top1_rate"] for s in done], 0.4, label="planted source is Top-1")
@@ -189,23 +194,22 @@ def write_study(
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of top-ranked tracks")
     ax.legend(fontsize=8)
-    with atomic_path(out_dir / "veracity.png", suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    lines = [
+    return figure
+
+
+def veracity_summary(summary: list[dict], n_tracks: int, n_samples: int) -> list[str]:
+    """``summary.md``: the hit rates per user × type × separator (or why it did not run)."""
+    rows = (
+        [s["user"], s["planted"], s["type"], s["separator"], s["tracks"],
+         *((f"{s['top1_rate']:.0%}", f"{s['top3_rate']:.0%}") if s["tracks"] else ("n/a", s["note"]))]
+        for s in summary
+    )  # fmt: skip
+    return [
         "# Veracity on planted tastes",
         "",
         f"For each planted-taste persona, the {n_tracks} tracks its model ranks highest are explained "
         f"(N_s = {n_samples}); a hit is the planted source being the component that raises the relevance "
         "most (Top-1) or among the three that raise it most (Top-3). Chance for 5 sources: 20 % and 60 %.",
         "",
-        "| user | planted | type | separator | tracks | Top-1 | Top-3 |",
-        "|---|---|---|---|---|---|---|",
+        *markdown_table(["user", "planted", "type", "separator", "tracks", "Top-1", "Top-3"], rows),
     ]
-    for s in summary:
-        rates = f"{s['top1_rate']:.0%} | {s['top3_rate']:.0%}" if s["tracks"] else f"n/a | {s['note']}"
-        lines.append(
-            f"| {s['user']} | {s['planted']} | {s['type']} | {s['separator']} | {s['tracks']} | {rates} |"
-        )
-    with atomic_open(out_dir / "summary.md") as handle:
-        handle.write("\n".join(lines) + "\n")

@@ -8,8 +8,8 @@ resulting spectrogram. Such an explanation can be drawn on the spectrogram but n
 region is not a sound, which is what audioLIME's components fix.
 
 The regions are disjoint, so a perturbed power spectrogram is the masked sum of the regions' spectra
-and :class:`explanations.engine.FCNScorer` scores it exactly and fast, with the regions laid out like
-a time+source factorization (``index = segment·n_bands + band``).
+and :class:`explanations.audiolime.engine.FCNScorer` scores it exactly and fast, with the regions
+laid out like a time+source factorization (``index = segment·n_bands + band``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explanations.engine import FCNScorer, complex_stft
-from explanations.factorization import DEFAULT_SEGMENTS, MIN_SEGMENT_SECONDS
+from explanations.audiolime.engine import FCNScorer
+from explanations.audiolime.factorization import DEFAULT_SEGMENTS, MIN_SEGMENT_SECONDS
 from lemons.audio import SAMPLE_RATE
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN
@@ -34,8 +34,8 @@ MATCHING_GRIDS = {"time": (DEFAULT_SEGMENTS, 1), "source": (1, 5), "time+source"
 class RegionGrid:
     """Where SLIME's regions lie: ``n_segments`` × ``n_bands``, region ``segment·n_bands + band``.
 
-    Has the attributes of a :class:`explanations.factorization.Factorization` that
-    :func:`explanations.explainer.explain` and the engine read; ``sources`` are the bands' names.
+    A :class:`~explanations.audiolime.factorization.ComponentLayout`, as a factorization is: what
+    :func:`~explanations.audiolime.explainer.explain` and the engine read; ``sources`` are the bands' names.
     """
 
     names: tuple[str, ...]
@@ -49,13 +49,16 @@ class RegionGrid:
 
     @property
     def n_components(self) -> int:
+        """The number of regions."""
         return len(self.names)
 
     @property
     def segment_samples(self) -> int:
+        """Samples per time segment."""
         return self.n_samples // self.n_segments
 
     def silent_components(self) -> list[int]:
+        """Regions without energy (switching them changes nothing)."""
         return list(self.silent)
 
 
@@ -92,12 +95,12 @@ def slime_regions(
             f"segments of at least {MIN_SEGMENT_SECONDS} s"
         )
     waveform = torch.from_numpy(np.ascontiguousarray(audio[: n_segments * length], dtype=np.float32))
-    spectrum = complex_stft(model, waveform[None])[0].cpu()  # [freq, frames]
+    spectrum = model.complex_stft(waveform[None])[0].cpu()  # [freq, frames]
     n_freq, n_frames = spectrum.shape
     edges = mel_band_edges(n_bands, args.f_min, args.f_max)
     bin_hz = np.arange(n_freq) * args.sample_rate / args.n_fft
     band_of_bin = np.clip(np.searchsorted(edges, bin_hz, side="right") - 1, 0, n_bands - 1)
-    hop = model.front_end.mel.spectrogram.hop_length
+    hop = args.hop_length
     segment_of_frame = np.minimum(np.arange(n_frames) * hop // length, n_segments - 1)
     regions = torch.zeros((n_segments * n_bands, n_freq, n_frames), dtype=spectrum.dtype)
     energy = np.zeros(n_segments * n_bands)
@@ -132,4 +135,4 @@ def slime_scorer(
 ) -> tuple[RegionGrid, FCNScorer]:
     """SLIME's regions of ``audio`` (16 kHz ``[samples]``) and the exact scorer of their perturbations."""
     grid, regions = slime_regions(model, audio, n_segments, n_bands)
-    return grid, FCNScorer(model, grid, device, spectra=regions)  # type: ignore[arg-type]
+    return grid, FCNScorer(model, grid, device, spectra=regions)

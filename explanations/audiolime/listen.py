@@ -1,22 +1,21 @@
-"""Listenable explanations: the Top Highlight and Top-k as audio, per-source rows, and the files.
+"""Listenable explanations: the Top Highlight and Top-k as audio, per-source rows, and the report.
 
 The chosen components are summed per source (one waveform row per source); the rows share one time
-axis, trimmed of the silence before the first and after the last chosen sound. Audio is written as
-16-bit WAV at 16 kHz exactly as the recommender heard it (no peak normalisation).
+axis, trimmed of the silence before the first and after the last chosen sound. The audio stays as
+loud as the recommender heard it (no peak normalisation); :mod:`explanations.page.outputs` writes
+it as 16-bit WAV at 16 kHz.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from explanations.explainer import Explanation
-from explanations.factorization import Factorization
-from explanations.pipeline import TrackExplanation
-from lemons.audio import SILENCE_PEAK, write_audio
-from lemons.io import write_json
+from explanations.audiolime.explainer import Explanation
+from explanations.audiolime.factorization import Factorization
+from explanations.audiolime.pipeline import TrackExplanation
+from lemons.audio import SILENCE_PEAK
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class Highlight:
 
     @property
     def empty(self) -> bool:
+        """Whether no component was chosen (no positive weight)."""
         return not self.indices
 
 
@@ -102,27 +102,3 @@ def report(result: TrackExplanation, k: int, context: dict | None = None) -> dic
         "cached": result.cached,
         "timings": explanation.timings,
     }
-
-
-def write_outputs(
-    result: TrackExplanation, out_dir: Path | str, k: int = 3, context: dict | None = None
-) -> dict:
-    """Write ``top_highlight.wav``, ``top_<k>.wav``, ``explanation.json`` and ``explanation.png``.
-
-    Returns the report (as written) with the file paths under ``files``.
-    """
-    from explanations.figures import explanation_figure
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    for name, count in (("top_highlight", 1), (f"top_{k}", k)):
-        chosen = highlight(result.explanation, result.factorization, count)
-        if not chosen.empty:
-            write_audio(out_dir / f"{name}.wav", chosen.audio, chosen.sr)
-            files[name] = str(out_dir / f"{name}.wav")
-    files["figure"] = str(explanation_figure(result, k, out_dir / "explanation.png"))
-    files["report"] = str(out_dir / "explanation.json")
-    data = {**report(result, k, context), "files": files}
-    write_json(out_dir / "explanation.json", data)
-    return data

@@ -17,14 +17,18 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from explanations.separation import (
+from explanations.audiolime.separation import (
     SPLEETER_MODELS,
+    Separation,
     SpleeterSeparator,
     separate_cached,
     spleeter_models_installed,
 )
+from explanations.studies.report import StudyReport, markdown_table, write_study
 from lemons.audio import SAMPLE_RATE
 from lemons.catalogue.base import Catalogue, Track
 from lemons.config import get_settings
@@ -222,6 +226,37 @@ def separation_study(
         )
     if n_tracks < 1:
         raise ConfigError(f"n_tracks must be at least 1, got {n_tracks}")
+    separators = spleeter_separators(models, model_dir)
+    cache_dir = cache_dir or get_settings().cache_dir
+    tracks = spread_over_genres(catalogue, n_tracks)
+    scores: list[SourceScore] = []
+    started = time.perf_counter()
+    for track in tqdm(tracks, desc="separation quality", disable=not progress):
+        audio = catalogue.load_audio(track.id)
+        stems = catalogue.load_stems(track.id)
+        for separator in separators:
+            separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir)
+            scores += source_scores(separator.model, track, separation, stems, window_s)
+    summary = summarise(scores)
+    seconds = time.perf_counter() - started
+    report = StudyReport(
+        "separation",
+        pd.DataFrame([asdict(s) for s in scores]),
+        separation_summary(summary, len(tracks), window_s, seconds),
+        {"separation.png": separation_figure(summary, scores, len(tracks))},
+        float_format="%.3f",
+    )
+    write_study(report, out_dir)
+    return summary
+
+
+def spleeter_separators(models: list[str] | None, model_dir: Path | None = None) -> list[SpleeterSeparator]:
+    """Spleeter separators of ``models`` (default: every installed model, best first).
+
+    Raises:
+        SeparationError: no model is installed, or one of ``models`` lacks its weights.
+        ConfigError: an unknown model name.
+    """
     if models is None:
         models = spleeter_models_installed(model_dir)
         if not models:
@@ -233,64 +268,34 @@ def separation_study(
         raise ConfigError(
             f"unknown Spleeter model {', '.join(map(repr, unknown))}; use {', '.join(SPLEETER_MODELS)}"
         )
-    separators = [SpleeterSeparator(model, model_dir) for model in models]  # missing weights raise here
-    cache_dir = cache_dir or get_settings().cache_dir
-    tracks = spread_over_genres(catalogue, n_tracks)
-    scores: list[SourceScore] = []
-    started = time.perf_counter()
-    for track in tqdm(tracks, desc="separation quality", disable=not progress):
-        audio = catalogue.load_audio(track.id)
-        stems = catalogue.load_stems(track.id)
-        for separator in separators:
-            separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir)
-            reference = reference_sources(stems, separator.sources)
-            n = separation.stems.shape[1]
-            reference = np.pad(reference[:, :n], ((0, 0), (0, max(0, n - reference.shape[1]))))
-            frames = frame_sdr(reference, separation.stems, SAMPLE_RATE, window_s)
-            for source, sdr in zip(separator.sources, frames, strict=True):
-                defined = int(np.sum(~np.isnan(sdr)))
-                scores.append(
-                    SourceScore(
-                        model=separator.model,
-                        track_id=track.id,
-                        title=track.title,
-                        genre=track.genre,
-                        source=source,
-                        sdr=float(np.nanmedian(sdr)) if defined else float("nan"),
-                        frames=defined,
-                    )
-                )
-    summary = summarise(scores)
-    write_study(summary, scores, out_dir, len(tracks), window_s, time.perf_counter() - started)
-    return summary
+    return [SpleeterSeparator(model, model_dir) for model in models]
 
 
-def write_study(
-    summary: list[dict],
-    scores: list[SourceScore],
-    out_dir: Path,
-    n_tracks: int,
-    window_s: float,
-    seconds: float,
-) -> None:
-    """Write ``separation.csv``, ``separation.png`` and ``summary.md`` into ``out_dir``, atomically."""
-    import matplotlib
+def source_scores(
+    model: str, track: Track, separation: Separation, stems: dict[str, np.ndarray], window_s: float
+) -> list[SourceScore]:
+    """The SDR of every source of ``separation`` (``model``'s, of ``track``) against the true ``stems``."""
+    reference = reference_sources(stems, separation.sources)
+    n = separation.stems.shape[1]
+    reference = np.pad(reference[:, :n], ((0, 0), (0, max(0, n - reference.shape[1]))))
+    frames = frame_sdr(reference, separation.stems, separation.sr, window_s)
+    scores = []
+    for source, sdr in zip(separation.sources, frames, strict=True):
+        defined = int(np.sum(~np.isnan(sdr)))
+        sdr_value = float(np.nanmedian(sdr)) if defined else float("nan")
+        scores.append(SourceScore(model, track.id, track.title, track.genre, source, sdr_value, defined))
+    return scores
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
 
-    from lemons.io import atomic_open, atomic_path
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out_dir / "separation.csv") as handle:
-        pd.DataFrame([asdict(s) for s in scores]).to_csv(handle, index=False, float_format="%.3f")
+def separation_figure(summary: list[dict], scores: list[SourceScore], n_tracks: int) -> Figure:
+    """Box plots of the tracks' SDR per model × source (red: the median)."""
     defined: dict[tuple[str, str], list[float]] = {}
     for x in scores:
         if not np.isnan(x.sdr):
             defined.setdefault((x.model, x.source), []).append(x.sdr)
     groups = [(s, defined[s["model"], s["source"]]) for s in summary if (s["model"], s["source"]) in defined]
-    figure, ax = plt.subplots(figsize=(max(4, 0.9 * len(groups) + 1), 3.2), layout="constrained")
+    figure = Figure(figsize=(max(4, 0.9 * len(groups) + 1), 3.2), layout="constrained")
+    ax = figure.subplots()
     if groups:
         ax.boxplot([values for _, values in groups], showmeans=False, medianprops={"color": "#d62728"})
         ax.set_xticks(
@@ -299,10 +304,20 @@ def write_study(
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set_ylabel("SDR (dB), median over frames")
     ax.set_title(f"Spleeter vs the true stems ({n_tracks} tracks; red: median)", fontsize=9)
-    with atomic_path(out_dir / "separation.png", suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    lines = [
+    return figure
+
+
+def separation_summary(summary: list[dict], n_tracks: int, window_s: float, seconds: float) -> list[str]:
+    """``summary.md``: how SDR is measured, and the median and mean SDR per model × source."""
+
+    def sdr(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f}"
+
+    rows = (
+        [s["model"], s["source"], sdr(s["median_sdr"]), sdr(s["mean_sdr"]), s["tracks"], s["silent"]]
+        for s in summary
+    )
+    return [
         "# Separation quality",
         "",
         f"Each of {n_tracks} tracks of the catalogue (spread over its genres) was separated by Spleeter "
@@ -317,13 +332,7 @@ def write_study(
         "stems) is exact by construction: its SDR would be infinite, and explanations made with it carry "
         "no separation error.",
         "",
-        "| model | source | median SDR (dB) | mean SDR (dB) | tracks | silent |",
-        "|---|---|---|---|---|---|",
+        *markdown_table(["model", "source", "median SDR (dB)", "mean SDR (dB)", "tracks", "silent"], rows),
+        "",
+        f"Computed in {seconds:.0f} s (separations may come from the cache).",
     ]
-    for s in summary:
-        median = "n/a" if s["median_sdr"] is None else f"{s['median_sdr']:.1f}"
-        mean = "n/a" if s["mean_sdr"] is None else f"{s['mean_sdr']:.1f}"
-        lines.append(f"| {s['model']} | {s['source']} | {median} | {mean} | {s['tracks']} | {s['silent']} |")
-    lines += ["", f"Computed in {seconds:.0f} s (separations may come from the cache)."]
-    with atomic_open(out_dir / "summary.md") as handle:
-        handle.write("\n".join(lines) + "\n")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from explanations.pipeline import TrackExplanation
+from explanations.audiolime.pipeline import TrackExplanation
 from lemons.io import atomic_path
 
 TOP_COLOUR = "#d62728"
@@ -85,6 +85,7 @@ def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
 
 
 def draw_weight_grid(result: TrackExplanation) -> Figure:
+    """The sources × segments weight grid as a figure of its own (the page shows it under the highlights)."""
     figure, ax = plt.subplots(figsize=(10, 2.6), layout="constrained")
     weight_grid_axes(ax, result)
     return figure

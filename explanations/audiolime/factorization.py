@@ -1,7 +1,8 @@
 """Interpretable components of a track (SPEC §4): time segments, sources, or both.
 
 A :class:`Factorization` holds ``components`` ``[n_components, samples]``; a perturbed input is the
-sum of the switched-on components, so the all-ones mask recomposes the explained instance.
+sum of the switched-on components, so the all-ones mask recomposes the explained instance. The
+explanation types are registered in :data:`EXPLANATION_TYPES`, which the command line and the page read:
 
 - ``time``: ``n_segments`` equal segments of the mix; samples past ``n_segments·⌊n/n_segments⌋`` are
   not explained (and not part of any input). Names ``segment0`` … ``segment4``.
@@ -12,18 +13,69 @@ sum of the switched-on components, so the all-ones mask recomposes the explained
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from explanations.separation import Separation
+from explanations.audiolime.separation import Separation
 from lemons.audio import SAMPLE_RATE, SILENCE_PEAK
 from lemons.errors import AudioError, ConfigError
+from lemons.registry import Registry
 
-KINDS = ("time", "source", "time+source")
 DEFAULT_SEGMENTS = 5
 #: Shortest time segment that can be explained (the FCN sees about 0.5 s at once).
 MIN_SEGMENT_SECONDS = 0.5
+
+
+class ComponentLayout(Protocol):
+    """Where a track's explained components lie: what the explainer and the exact scorer read.
+
+    ``n_segments`` equal time segments of ``segment_samples`` samples (``n_samples`` in all), each
+    holding ``len(sources)`` components; component ``segment·len(sources) + source``. A
+    :class:`Factorization` is one; so is SLIME's grid of spectrogram regions
+    (:class:`explanations.audiolime.slime.RegionGrid`), whose "sources" are frequency bands.
+    """
+
+    @property
+    def kind(self) -> str:
+        """The explanation type (``time``, ``source``, ``time+source``; ``slime`` for SLIME's regions)."""
+        ...
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """One name per component, in component order."""
+        ...
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The components of one segment (sources, ``("mix",)`` for time, bands for SLIME)."""
+        ...
+
+    @property
+    def n_segments(self) -> int:
+        """The number of equal time segments."""
+        ...
+
+    @property
+    def n_samples(self) -> int:
+        """Samples explained (``n_segments · segment_samples``), at the track's sample rate."""
+        ...
+
+    @property
+    def n_components(self) -> int:
+        """``n_segments · len(sources)``."""
+        ...
+
+    @property
+    def segment_samples(self) -> int:
+        """Samples per time segment."""
+        ...
+
+    def silent_components(self) -> list[int]:
+        """Indices of components without sound (never part of an explanation's Top-k)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -43,20 +95,25 @@ class Factorization:
 
     @property
     def n_components(self) -> int:
+        """The number of components."""
         return len(self.names)
 
     @property
     def n_samples(self) -> int:
+        """Samples per component (the explained part of the track)."""
         return self.components.shape[1]
 
     @property
     def segment_samples(self) -> int:
+        """Samples per time segment."""
         return self.n_samples // self.n_segments
 
     def source_of(self, index: int) -> str:
+        """The source (row of the grid) of component ``index``."""
         return self.sources[index % len(self.sources)]
 
     def segment_of(self, index: int) -> int:
+        """The time segment (column of the grid) of component ``index``."""
         return index // len(self.sources)
 
     def describe(self, index: int) -> str:
@@ -133,6 +190,70 @@ def time_source_factorization(separation: Separation, n_segments: int = DEFAULT_
     return Factorization("time+source", components, names, separation.sources, n_segments, separation.sr)
 
 
+#: ``(audio [samples], its separation or None, n_segments, sr) → factorization``.
+FactorizeFn = Callable[[np.ndarray, Separation | None, int, int], Factorization]
+
+
+@dataclass(frozen=True)
+class ExplanationType:
+    """A kind of explanation: what its components are and how a track is factorized into them.
+
+    ``label`` and ``description`` are what the page shows; ``needs_sources``: the track must be
+    separated first (a separator is chosen for it).
+    """
+
+    name: str
+    label: str
+    description: str
+    needs_sources: bool
+    factorize: FactorizeFn
+
+
+def _sources(kind: str, separation: Separation | None) -> Separation:
+    if separation is None:
+        raise ConfigError(f"a {kind} explanation needs the track's sources (a separator)")
+    return separation
+
+
+def _time(audio: np.ndarray, separation: Separation | None, n_segments: int, sr: int) -> Factorization:
+    return time_factorization(audio, n_segments, sr)
+
+
+def _source(audio: np.ndarray, separation: Separation | None, n_segments: int, sr: int) -> Factorization:
+    return source_factorization(_sources("source", separation))
+
+
+def _time_source(audio: np.ndarray, separation: Separation | None, n_segments: int, sr: int) -> Factorization:
+    return time_source_factorization(_sources("time+source", separation), n_segments)
+
+
+#: The explanation types, in the order they are offered.
+EXPLANATION_TYPES: Registry[ExplanationType] = Registry("explanation type")
+EXPLANATION_TYPES.register(
+    ExplanationType(
+        "time", "Time",
+        "The track is cut into 5 equal segments. The explanation tells which moments of the track made it "
+        "relevant for you.",
+        needs_sources=False, factorize=_time,
+    )
+)  # fmt: skip
+EXPLANATION_TYPES.register(
+    ExplanationType(
+        "source", "Source",
+        "The track is separated into its sources (vocals, piano, drums, bass, other). The explanation "
+        "tells which instruments made it relevant for you.",
+        needs_sources=True, factorize=_source,
+    )
+)  # fmt: skip
+EXPLANATION_TYPES.register(
+    ExplanationType(
+        "time+source", "Time + Source",
+        "Both: every source inside every segment (25 components), e.g. the drums between 12 and 18 s.",
+        needs_sources=True, factorize=_time_source,
+    )
+)  # fmt: skip
+
+
 def factorize(
     kind: str,
     audio: np.ndarray,
@@ -140,13 +261,8 @@ def factorize(
     n_segments: int = DEFAULT_SEGMENTS,
     sr: int = SAMPLE_RATE,
 ) -> Factorization:
-    """The factorization ``kind`` (``time``, ``source``, ``time+source``) of a track."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown explanation type {kind!r}; use one of {', '.join(KINDS)}")
-    if kind == "time":
-        return time_factorization(audio, n_segments, sr)
-    if separation is None:
-        raise ConfigError(f"a {kind} explanation needs the track's sources (a separator)")
-    if kind == "source":
-        return source_factorization(separation)
-    return time_source_factorization(separation, n_segments)
+    """The factorization ``kind`` (see :data:`EXPLANATION_TYPES`) of ``audio`` ``[samples]`` at ``sr`` Hz.
+
+    ``separation`` holds the track's sources for the types that need them.
+    """
+    return EXPLANATION_TYPES[kind].factorize(audio, separation, n_segments, sr)

@@ -11,14 +11,11 @@ import base64
 import html
 import io
 import json
-import zipfile
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import numpy as np
 import soundfile as sf
 
-from explanations.figures import envelope
+from explanations.page.figures import envelope
 
 #: Envelope points per second drawn by the player.
 PLAYER_RATE = 40
@@ -134,16 +131,3 @@ def fidelity_meaning(fidelity: float) -> str:
     if fidelity >= 0.5:
         return "the explanation captures the main effects, but the recommender does more than it shows"
     return "the recommender's behaviour is not well described by these components: read with care"
-
-
-def outputs_zip(result, k: int, context: dict) -> bytes:
-    """The explanation's WAVs, JSON report and figure (``lemons explain``'s files) as one ZIP."""
-    from explanations.listen import write_outputs
-
-    buffer = io.BytesIO()
-    with TemporaryDirectory(prefix="lemons-explanation-") as tmp:
-        write_outputs(result, tmp, k, context)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(Path(tmp).iterdir()):
-                archive.write(path, path.name)
-    return buffer.getvalue()

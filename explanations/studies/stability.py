@@ -5,8 +5,9 @@ seeds for each number of perturbations N_s; U_n counts the distinct components a
 those runs: k when every run names the same components, more the more they disagree. LEMONS chose
 N_s = 2048 where most tracks give the same Top-3.
 
-Each track is separated and factorized once, and one :class:`explanations.engine.FCNScorer` serves
-all its runs, so perturbation patterns seen by an earlier run are not scored again.
+Each track is separated and factorized once, and one scorer (for the FCN the exact engine, which
+remembers the patterns it has scored) serves all its runs, so patterns seen by an earlier run are not
+scored again.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from explanations.engine import FCNScorer
-from explanations.explainer import check_n_samples, explain
-from explanations.factorization import factorize
-from explanations.separation import get_separator, separate_cached
+from explanations.audiolime.engine import scorer_for
+from explanations.audiolime.explainer import check_n_samples, explain
+from explanations.audiolime.factorization import Factorization
+from explanations.audiolime.pipeline import ExplainSettings, track_factorization, track_separator
+from explanations.audiolime.scoring import PerturbationScorer
+from explanations.studies.report import StudyReport, markdown_table, write_study
 from lemons.errors import ConfigError
 from recsys.checkpoint import find_model, load_checkpoint
 from recsys.data import Dataset
@@ -32,6 +37,8 @@ SAMPLE_SIZES = (512, 1024, 2048, 4096)
 
 @dataclass(frozen=True)
 class StabilityRow:
+    """One user × track × N_s of ``stability.csv``."""
+
     user: str
     track_id: str
     label: int  # the track's label in the test split (1 = played)
@@ -44,7 +51,12 @@ class StabilityRow:
 
 
 def track_stability(
-    factorization, scorer, sample_sizes: tuple[int, ...], n_repeats: int, k: int, seed: int
+    factorization: Factorization,
+    scorer: PerturbationScorer,
+    sample_sizes: tuple[int, ...],
+    n_repeats: int,
+    k: int,
+    seed: int,
 ) -> list[dict]:
     """Per N_s: ``n_samples``, ``unique`` (U_n), ``unique_sources``, ``same_top``, ``top_sets``, ``fidelity``.
 
@@ -101,51 +113,43 @@ def stability_study(
     if n_repeats < 2:
         raise ConfigError("stability needs at least 2 repeats to compare")
     started = time.perf_counter()
+    settings = ExplainSettings(kind)
     rows: list[StabilityRow] = []
     catalogue = dataset.catalogue
     for user in users:
         recommender = load_checkpoint(find_model(user), device or "cpu")
         test = dataset.user(user).test[:n_tracks]
         for track_id, label in tqdm(test, desc=f"stability {user}", unit="track", disable=not progress):
-            audio = catalogue.load_audio(track_id)
-            separation = None
-            if kind != "time":
-                backend = get_separator(separator, catalogue, track_id)
-                separation = separate_cached(backend, audio, cache_dir=cache_dir)
-            factorization = factorize(kind, audio, separation)
-            scorer = FCNScorer(recommender.model, factorization, device)
+            factorization = track_factorization(
+                catalogue.load_audio(track_id),
+                settings,
+                track_separator(settings, catalogue, track_id, separator),
+                cache_dir,
+            )
+            scorer = scorer_for(recommender.model, factorization, device)
             for result in track_stability(factorization, scorer, tuple(sample_sizes), n_repeats, k, seed):
                 rows.append(StabilityRow(user, track_id, int(label), **result))
-    write_study(rows, out_dir, kind=kind, k=k, n_repeats=n_repeats, seconds=time.perf_counter() - started)
+    table = pd.DataFrame([asdict(r) for r in rows])
+    summary = stability_summary(
+        table, kind=kind, k=k, n_repeats=n_repeats, seconds=time.perf_counter() - started
+    )
+    figures = {"stability.png": stability_figure(table, k, n_repeats)}
+    write_study(StudyReport("stability", table, summary, figures), out_dir)
     return rows
 
 
-def write_study(
-    rows: list[StabilityRow], out_dir: Path, *, kind: str, k: int, n_repeats: int, seconds: float
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    from lemons.io import atomic_open, atomic_path
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame([asdict(r) for r in rows])
-    with atomic_open(out_dir / "stability.csv") as handle:
-        table.to_csv(handle, index=False)
+def stability_figure(table: pd.DataFrame, k: int, n_repeats: int) -> Figure:
+    """Violins of U_n per N_s, one panel per user (a bar where every track has the same U_n)."""
     users = list(dict.fromkeys(table["user"]))
     sizes = sorted(table["n_samples"].unique())
-    figure, axes = plt.subplots(
-        1, len(users), figsize=(2.2 * len(users) + 1, 3), sharey=True, squeeze=False, layout="constrained"
-    )
-    for ax, user in zip(axes[0], users, strict=True):
+    figure = Figure(figsize=(2.2 * len(users) + 1, 3), layout="constrained")
+    axes = figure.subplots(1, len(users), sharey=True, squeeze=False)[0]
+    positions = np.arange(len(sizes))
+    jitter = np.random.default_rng(0)
+    for ax, user in zip(axes, users, strict=True):
         mine = table[table["user"] == user]
-        data = [mine[mine["n_samples"] == n]["unique"].to_numpy() for n in sizes]
-        positions = np.arange(len(sizes))
-        jitter = np.random.default_rng(0)
-        for position, values in zip(positions, data, strict=True):
+        for position, n in zip(positions, sizes, strict=True):
+            values = mine[mine["n_samples"] == n]["unique"].to_numpy()
             if np.ptp(values) > 0:
                 ax.violinplot([values], positions=[position], showmedians=True)
             else:  # no spread, no density: a bar at the one value
@@ -155,34 +159,43 @@ def write_study(
         ax.set_title(user, fontsize=9)
         ax.set_xlabel("N_s", fontsize=8)
         ax.axhline(k, color="grey", lw=0.6, ls="--")
-    axes[0][0].set_ylabel(f"U_n: distinct components in {n_repeats} Top-{k}s")
-    with atomic_path(out_dir / "stability.png", suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    plt.close(figure)
-    lines = [
+    axes[0].set_ylabel(f"U_n: distinct components in {n_repeats} Top-{k}s")
+    return figure
+
+
+def stability_summary(table: pd.DataFrame, *, kind: str, k: int, n_repeats: int, seconds: float) -> list[str]:
+    """``summary.md``: mean and median U_n, distinct sources and agreement per user × N_s, then overall."""
+    per_user = (
+        (user, n_samples, len(part), f"{part['unique'].mean():.2f}", f"{part['unique'].median():.0f}",
+         f"{part['unique_sources'].mean():.2f}", f"{part['same_top'].mean():.0%}",
+         f"{part['fidelity'].mean():.2f}")
+        for (user, n_samples), part in table.groupby(["user", "n_samples"], sort=False)
+    )  # fmt: skip
+    overall = (
+        (n_samples, f"{part['unique'].mean():.2f}", f"{part['unique_sources'].mean():.2f}",
+         f"{part['same_top'].mean():.0%}")
+        for n_samples, part in table.groupby("n_samples")
+    )  # fmt: skip
+    return [
         "# Stability of explanations",
         "",
         f"{kind} explanations of each user's first test tracks, computed {n_repeats} times with different "
         f"seeds for each N_s; U_n = distinct components among the {n_repeats} Top-{k}s ({k} = the same "
         f"components every time). Run time: {seconds / 60:.1f} min.",
         "",
-        "| user | N_s | tracks | mean U_n | median U_n | same Top-"
-        + str(k)
-        + " in every run | mean fidelity |",
-        "|---|---|---|---|---|---|---|",
+        *markdown_table(
+            [
+                "user",
+                "N_s",
+                "tracks",
+                "mean U_n",
+                "median U_n",
+                "distinct sources",
+                f"same Top-{k} in every run",
+                "mean fidelity",
+            ],
+            per_user,
+        ),
+        "",
+        *markdown_table(["all users: N_s", "mean U_n", "distinct sources", f"same Top-{k}"], overall),
     ]
-    for (user, n_samples), part in table.groupby(["user", "n_samples"], sort=False):
-        lines.append(
-            f"| {user} | {n_samples} | {len(part)} | {part['unique'].mean():.2f} "
-            f"| {part['unique'].median():.0f} | {part['unique_sources'].mean():.2f} "
-            f"| {part['same_top'].mean():.0%} "
-            f"| {part['fidelity'].mean():.2f} |"
-        )
-    lines += ["", f"| all users: N_s | mean U_n | distinct sources | same Top-{k} |", "|---|---|---|---|"]
-    for n_samples, part in table.groupby("n_samples"):
-        lines.append(
-            f"| {n_samples} | {part['unique'].mean():.2f} | {part['unique_sources'].mean():.2f} "
-            f"| {part['same_top'].mean():.0%} |"
-        )
-    with atomic_open(out_dir / "summary.md") as handle:
-        handle.write("\n".join(lines) + "\n")

@@ -30,11 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torchaudio
 
-from explanations.explainer import ProgressFn
-from explanations.factorization import Factorization
-from recsys.inference import place
+from explanations.audiolime.factorization import ComponentLayout, Factorization
+from explanations.audiolime.scoring import (
+    PerturbationScorer,
+    ProgressFn,
+    WaveformScorer,
+    recommender_relevance,
+)
+from recsys.inference import place, sigmoid
 from recsys.model import FCN, N_POOLS
 
 #: Spectrogram frames run through the network at once (about four 30 s tracks).
@@ -62,11 +66,11 @@ class ColumnGroup:
 
     first: int
     stop: int
-    components: np.ndarray  # indices into the factorization's components
+    components: np.ndarray  # indices into the layout's components
     frames: tuple[int, int]
 
 
-def column_groups(factorization: Factorization, n_frames: int, hop: int, n_fft: int) -> list[ColumnGroup]:
+def column_groups(layout: ComponentLayout, n_frames: int, hop: int, n_fft: int) -> list[ColumnGroup]:
     """Group the last map's columns by the set of time segments their receptive field touches.
 
     Frame ``t`` of the centred STFT reads samples ``[t·hop − n_fft/2, t·hop + n_fft/2)`` (reflected at
@@ -74,16 +78,16 @@ def column_groups(factorization: Factorization, n_frames: int, hop: int, n_fft: 
     """
     align = 2**N_POOLS
     n_columns = n_frames // align
-    segment = factorization.segment_samples
-    n_sources = len(factorization.sources)
-    n_samples = factorization.n_samples
+    segment = layout.segment_samples
+    n_sources = len(layout.sources)
+    n_samples = layout.n_samples
 
     def segments_of(column: int) -> tuple[int, ...]:
         first, last = frame_receptive_field(column)
         first, last = max(first, 0), min(last, n_frames - 1)
         lo = max(first * hop - n_fft // 2, 0)
         hi = min(last * hop + n_fft // 2, n_samples) - 1
-        return tuple(range(lo // segment, min(hi // segment, factorization.n_segments - 1) + 1))
+        return tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
 
     runs: list[tuple[tuple[int, ...], int, int]] = []
     for column in range(n_columns):
@@ -101,57 +105,43 @@ def column_groups(factorization: Factorization, n_frames: int, hop: int, n_fft: 
     return groups
 
 
-def complex_stft(model: FCN, waveforms: torch.Tensor) -> torch.Tensor:
-    """Complex STFT ``[n, freq, frames]`` of ``waveforms`` ``[n, samples]``, framed as ``model`` does."""
-    spectrogram = model.front_end.mel.spectrogram
-    with torch.inference_mode():
-        return torchaudio.functional.spectrogram(
-            waveforms.to(spectrogram.window.device),
-            pad=spectrogram.pad,
-            window=spectrogram.window,
-            n_fft=spectrogram.n_fft,
-            hop_length=spectrogram.hop_length,
-            win_length=spectrogram.win_length,
-            power=None,
-            normalized=spectrogram.normalized,
-            center=spectrogram.center,
-            pad_mode=spectrogram.pad_mode,
-            onesided=spectrogram.onesided,
-        )
-
-
 class FCNScorer:
     """Relevance ``[n]`` of perturbation masks ``[n, n_components]`` for an :class:`FCN`, exactly.
 
     ``scorer(masks)`` equals scoring ``factorization.compose(masks)`` with the model (up to float
-    rounding), computed as described in the module docstring.
+    rounding), computed as described in the module docstring. The model is used through its own
+    interface for this: :meth:`FCN.complex_stft`, :meth:`FCN.input_from_power`,
+    :meth:`FCN.feature_map` and :meth:`FCN.dense_parameters`.
     """
 
     def __init__(
         self,
         model: FCN,
-        factorization: Factorization,
+        layout: ComponentLayout,
         device: torch.device | str | None = None,
         frames_per_batch: int = FRAMES_PER_BATCH,
         spectra: torch.Tensor | None = None,
     ) -> None:
-        """``spectra`` ``[n_components, freq, frames]`` complex replaces the components' STFTs.
+        """Prepare to score masks over ``layout``'s components.
 
-        Any components whose perturbed input has the spectrum ``masks @ spectra`` can be scored so,
-        e.g. SLIME's time–frequency regions (``explanations.slime``); ``factorization`` then only
-        describes how the components are laid out in time (segments × components per segment).
+        Without ``spectra`` the layout must be a :class:`Factorization`, whose components' STFTs are
+        taken. ``spectra`` ``[n_components, freq, frames]`` (complex) give them instead: any components
+        whose perturbed input has the spectrum ``masks @ spectra`` can be scored so, e.g. SLIME's
+        time–frequency regions (:mod:`explanations.audiolime.slime`); ``layout`` then only describes
+        how the components lie in time (segments × components per segment).
         """
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = place(model, self.device).eval()
-        self.factorization = factorization
+        self.layout = layout
         self.frames_per_batch = frames_per_batch
-        spectrogram = self.model.front_end.mel.spectrogram
-        self.hop = spectrogram.hop_length
+        self.hop = model.args.hop_length
         if spectra is None:
-            spectra = complex_stft(self.model, torch.from_numpy(factorization.components))
+            if not isinstance(layout, Factorization):
+                raise TypeError("without spectra, FCNScorer needs a Factorization (its components)")
+            spectra = self.model.complex_stft(torch.from_numpy(layout.components))
         self.spectra = spectra.to(self.device)
         self.n_frames = self.spectra.shape[-1]
-        self.groups = column_groups(factorization, self.n_frames, self.hop, spectrogram.n_fft)
+        self.groups = column_groups(layout, self.n_frames, self.hop, model.args.n_fft)
         self.n_columns = self.groups[-1].stop if self.groups else 0
         # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
         self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
@@ -165,19 +155,21 @@ class FCNScorer:
         spectra = self.spectra[group.components][..., start:end]  # [n_group, freq, crop]
         keep = slice(group.first - start // 2**N_POOLS, group.stop - start // 2**N_POOLS)
         weights = torch.from_numpy(patterns.astype(np.float32)).to(self.device)
-        front_end, model = self.model.front_end, self.model
         mixed = torch.einsum("bc,cft->bft", weights.to(spectra.dtype), spectra)
-        power = mixed.abs().pow(2.0)
-        spectrogram = model.spec_bn(front_end.to_db(front_end.mel.mel_scale(power)).unsqueeze(1))
-        features = model.blocks(spectrogram.contiguous(memory_format=torch.channels_last))[..., keep]
+        spectrogram = self.model.input_from_power(mixed.abs().pow(2.0))
+        features = self.model.feature_map(spectrogram.contiguous(memory_format=torch.channels_last))[
+            ..., keep
+        ]
         sums = features.sum(dim=(2, 3)).double().cpu().numpy()
         maxima = features.amax(dim=(2, 3)).double().cpu().numpy()
         return sums, maxima
 
     @torch.inference_mode()
     def __call__(self, masks: np.ndarray, on_progress: ProgressFn | None = None) -> np.ndarray:
+        """Relevance ``[n]`` (float64) of the perturbations ``masks`` ``[n, n_components]``."""
         masks = np.atleast_2d(np.asarray(masks, dtype=np.uint8))
-        channels = self.model.dense.in_features // 2
+        weight, bias = (p.double().cpu().numpy() for p in self.model.dense_parameters())
+        channels = weight.shape[1] // 2
         total_sum = np.zeros((len(masks), channels))
         total_max = np.full((len(masks), channels), -np.inf)
         plan = []
@@ -206,7 +198,18 @@ class FCNScorer:
             on_progress(1, 1)  # everything was known from earlier calls
         n_rows = self.model.args.n_mels // 2**N_POOLS
         pooled = np.concatenate([total_sum / (n_rows * self.n_columns), total_max], axis=1)
-        dense = self.model.dense
-        weight = dense.weight.detach().double().cpu().numpy()[0]
-        logits = pooled @ weight + float(dense.bias.detach().double().cpu().numpy()[0])
-        return 1.0 / (1.0 + np.exp(-logits))
+        return sigmoid(pooled @ weight[0] + bias[0])
+
+
+def scorer_for(
+    model: torch.nn.Module, factorization: Factorization, device: torch.device | str | None = None
+) -> PerturbationScorer:
+    """The scorer of perturbations of ``factorization`` for a recommender's ``model``.
+
+    The exact engine (:class:`FCNScorer`) for the FCN; for any other network of waveforms
+    ``[batch, samples]`` → logits ``[batch]``, a :class:`~explanations.audiolime.scoring.WaveformScorer`
+    that composes and scores every distinct perturbed waveform.
+    """
+    if isinstance(model, FCN):
+        return FCNScorer(model, factorization, device)
+    return WaveformScorer(factorization, recommender_relevance(model, device))

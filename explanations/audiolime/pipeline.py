@@ -10,16 +10,26 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from explanations.engine import FCNScorer
-from explanations.explainer import DEFAULT_SAMPLES, Explanation, ProgressFn, check_n_samples, explain
-from explanations.factorization import DEFAULT_SEGMENTS, KINDS, Factorization, factorize
-from explanations.separation import Separator, get_separator, separate_cached
+from explanations.audiolime.engine import scorer_for
+from explanations.audiolime.explainer import (
+    DEFAULT_SAMPLES,
+    STANDARD_PARTS,
+    Explanation,
+    LimeParts,
+    check_n_samples,
+    explain,
+)
+from explanations.audiolime.factorization import DEFAULT_SEGMENTS, EXPLANATION_TYPES, Factorization, factorize
+from explanations.audiolime.scoring import PerturbationScorer, ProgressFn
+from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError
@@ -40,9 +50,13 @@ class ExplainSettings:
     n_segments: int = DEFAULT_SEGMENTS
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"unknown explanation type {self.kind!r}; use one of {', '.join(KINDS)}")
+        EXPLANATION_TYPES[self.kind]  # an unknown type raises ConfigError
         check_n_samples(self.n_samples)
+
+    @property
+    def needs_sources(self) -> bool:
+        """Whether the track must be separated for this explanation."""
+        return EXPLANATION_TYPES[self.kind].needs_sources
 
 
 @dataclass
@@ -55,7 +69,12 @@ class TrackExplanation:
     cached: bool = False
 
 
+#: ``(a recommender's model, factorization, device) → scorer``, as :func:`engine.scorer_for`.
+ScorerFactory = Callable[[torch.nn.Module, Factorization, torch.device | None], PerturbationScorer]
+
+
 def explanation_key(model_key: str, audio_key: str, settings: ExplainSettings, separator: str | None) -> str:
+    """The cache key of an explanation: SHA-256 of the model, audio, settings and separator."""
     fields = {"model": model_key, "audio": audio_key, "separator": separator, **vars(settings)}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
@@ -67,6 +86,7 @@ class ExplanationCache:
         self.folder = Path(cache_dir) / "explanations" if cache_dir is not None else None
 
     def get(self, key: str) -> Explanation | None:
+        """The cached explanation under ``key``, or ``None``."""
         if self.folder is None or not (self.folder / f"{key}.json").is_file():
             return None
         try:
@@ -78,11 +98,37 @@ class ExplanationCache:
             return None
 
     def put(self, key: str, explanation: Explanation) -> None:
+        """Store ``explanation`` under ``key`` (nothing without a cache folder)."""
         if self.folder is not None:
             write_json(
                 self.folder / f"{key}.json",
                 {"format": CACHE_FORMAT, "version": CACHE_VERSION, "explanation": explanation.to_dict()},
             )
+
+
+def track_factorization(
+    audio: np.ndarray,
+    settings: ExplainSettings,
+    separator: Separator | None = None,
+    cache_dir: Path | str | None = None,
+) -> Factorization:
+    """Separate ``audio`` ``[samples]`` (16 kHz mono) if the type needs sources, then factorize it.
+
+    Spleeter separations are cached in ``<cache_dir>/separation/``.
+    """
+    separation = None
+    if settings.needs_sources:
+        if separator is None:
+            raise ConfigError(f"a {settings.kind} explanation needs a separator")
+        separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir)
+    return factorize(settings.kind, audio, separation, settings.n_segments)
+
+
+def track_separator(
+    settings: ExplainSettings, catalogue: Catalogue, track_id: str, name: str | None = None
+) -> Separator | None:
+    """The separator named ``name`` (None: the best available) for a track, if the type needs one."""
+    return get_separator(name, catalogue, track_id) if settings.needs_sources else None
 
 
 def explain_audio(
@@ -97,48 +143,48 @@ def explain_audio(
     cache_dir: Path | str | None = None,
     progress: bool = False,
     on_progress: ProgressFn | None = None,
+    scorer: ScorerFactory = scorer_for,
+    parts: LimeParts = STANDARD_PARTS,
 ) -> TrackExplanation:
     """Explain ``recommender``'s relevance of ``audio`` ``[samples]`` (16 kHz mono).
 
-    ``separator`` is needed for ``source`` and ``time+source`` and ignored for ``time``.
-    ``audio_key`` identifies the audio in the cache (default: its SHA-256).
+    ``separator`` is needed for the types with sources (``source``, ``time+source``) and ignored
+    otherwise. ``audio_key`` identifies the audio in the cache (default: its SHA-256). ``scorer``
+    makes the perturbations' scorer from the recommender's model (default: the exact engine for the
+    FCN) and ``parts`` are LIME's other parts; explanations with SPEC's parts are cached.
     """
     started = time.perf_counter()
     audio = check_audio(np.asarray(audio, dtype=np.float32), SAMPLE_RATE, track_id)
-    if settings.kind == "time":
-        separator = None
-    elif separator is None:
-        raise ConfigError(f"a {settings.kind} explanation needs a separator")
-    separator_name = separator.name if separator is not None else None
-    separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir) if separator is not None else None
+    separator = separator if settings.needs_sources else None
+    factorization = track_factorization(audio, settings, separator, cache_dir)
     separated = time.perf_counter()
-    factorization = factorize(settings.kind, audio, separation, settings.n_segments)
-    cache = ExplanationCache(cache_dir)
+    separator_name = separator.name if separator is not None else None
+    cache = ExplanationCache(cache_dir if recommender.path is not None and parts == STANDARD_PARTS else None)
     key = explanation_key(
         recommender.checksum if recommender.path is not None else "unsaved",
         audio_key or sha256_array(audio),
         settings,
         separator_name,
     )
-    cached = cache.get(key) if recommender.path is not None else None
+    cached = cache.get(key)
     if cached is not None:
         return TrackExplanation(cached, factorization, track_id, cached=True)
     explanation = explain(
         factorization,
-        FCNScorer(recommender.model, factorization, device),
+        scorer(recommender.model, factorization, device),
         settings.n_samples,
         settings.seed,
         separator_name,
         progress=progress,
         on_progress=on_progress,
+        parts=parts,
     )
     explanation.timings = {
         "separation_s": separated - started,
         **explanation.timings,
         "total_s": time.perf_counter() - started,
     }
-    if recommender.path is not None:
-        cache.put(key, explanation)
+    cache.put(key, explanation)
     return TrackExplanation(explanation, factorization, track_id)
 
 
@@ -148,16 +194,17 @@ def explain_track(
     track_id: str,
     settings: ExplainSettings,
     separator: str | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> TrackExplanation:
-    """Explain a catalogue track; ``separator`` None means the best one available for it."""
-    audio = catalogue.load_audio(track_id)
-    backend = get_separator(separator, catalogue, track_id) if settings.kind != "time" else None
+    """Explain a catalogue track; ``separator`` None means the best one available for it.
+
+    ``kwargs`` are :func:`explain_audio`'s.
+    """
     return explain_audio(
         recommender,
-        audio,
+        catalogue.load_audio(track_id),
         settings,
-        backend,
+        track_separator(settings, catalogue, track_id, separator),
         track_id=track_id,
         audio_key=catalogue.audio_checksum(track_id),
         **kwargs,

@@ -10,7 +10,7 @@ top-``n_tracks`` list (so every explained track starts recommended). For k = 1 �
   original); a faithful explanation makes it fall fast.
 
 Three rankings of components are compared: audioLIME's weights; SLIME's weights over as many
-rectangular time–frequency regions of the spectrogram (:mod:`explanations.slime`); and a random
+rectangular time–frequency regions of the spectrogram (:mod:`explanations.audiolime.slime`); and a random
 ranking that puts audioLIME's positive-weight components first in random order (SPEC: "k random
 components among those with positive weight"), then the others at random.
 """
@@ -22,17 +22,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from explanations.engine import FCNScorer
-from explanations.explainer import Explanation, PerturbationScorer, check_n_samples, explain
-from explanations.factorization import KINDS, factorize
-from explanations.separation import get_separator, separate_cached
-from explanations.slime import MATCHING_GRIDS, slime_scorer
+from explanations.audiolime.engine import scorer_for
+from explanations.audiolime.explainer import Explanation, explain
+from explanations.audiolime.factorization import Factorization
+from explanations.audiolime.pipeline import ExplainSettings, track_factorization, track_separator
+from explanations.audiolime.scoring import PerturbationScorer
+from explanations.audiolime.slime import MATCHING_GRIDS, slime_scorer
+from explanations.studies.report import StudyReport, markdown_table, write_study
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError
 from recsys.checkpoint import find_model, load_checkpoint
+from recsys.model import FCN
 from recsys.ranking import rank_tracks
 
 METHODS = ("audioLIME", "SLIME", "random")
@@ -42,6 +47,8 @@ TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class FaithfulnessRow:
+    """One user × track × type × method × draw × k of ``faithfulness.csv``."""
+
     user: str
     track_id: str
     kind: str
@@ -86,10 +93,9 @@ def keep_and_delete(
 
 
 def track_faithfulness(
-    model,
+    model: FCN,
     audio: np.ndarray,
-    kind: str,
-    separation,
+    factorization: Factorization,
     threshold: float,
     *,
     n_samples: int,
@@ -98,9 +104,13 @@ def track_faithfulness(
     k_max: int | None,
     device: torch.device | None,
 ) -> list[dict]:
-    """The keep/deletion measurements of one track for every method (dicts of :class:`FaithfulnessRow`)."""
-    factorization = factorize(kind, audio, separation)
-    scorer = FCNScorer(model, factorization, device)
+    """The keep/deletion measurements of one track for every method (dicts of :class:`FaithfulnessRow`).
+
+    ``audio`` ``[samples]`` (16 kHz) is the track, ``factorization`` its audioLIME components; SLIME's
+    regions are cut from ``audio``'s spectrogram.
+    """
+    kind = factorization.kind
+    scorer = scorer_for(model, factorization, device)
     audiolime = explain(factorization, scorer, n_samples, seed)
     grid, region_scorer = slime_scorer(model, audio, *MATCHING_GRIDS[kind], device=device)
     slime = explain(grid, region_scorer, n_samples, seed)
@@ -149,10 +159,10 @@ def faithfulness_study(
     Writes ``faithfulness.csv`` (one row per user × track × type × method × draw × k),
     ``faithfulness-<type>.png`` (keep and deletion curves per method) and ``summary.md``.
     """
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ConfigError(f"unknown explanation type {kind!r}; use one of {', '.join(KINDS)}")
-    check_n_samples(n_samples)
+    settings = {kind: ExplainSettings(kind, n_samples, seed) for kind in kinds}  # unknown types raise here
+    without_grid = [kind for kind in kinds if kind not in MATCHING_GRIDS]
+    if without_grid:
+        raise ConfigError(f"SLIME has no grid matching {', '.join(without_grid)} explanations")
     if not isinstance(n_tracks, int) or n_tracks < 1 or not isinstance(n_random, int) or n_random < 1:
         raise ConfigError(
             f"n_tracks and n_random must be positive whole numbers, got {n_tracks!r}, {n_random!r}"
@@ -169,20 +179,20 @@ def faithfulness_study(
         jobs = [(ranked, kind) for ranked in top for kind in kinds]
         for ranked, kind in tqdm(jobs, desc=f"faithfulness {user}", unit="explanation", disable=not progress):
             audio = catalogue.load_audio(ranked.track_id)
-            separation = None
-            if kind != "time":
-                backend = get_separator(separator, catalogue, ranked.track_id)
-                separation = separate_cached(backend, audio, cache_dir=cache_dir)
+            backend = track_separator(settings[kind], catalogue, ranked.track_id, separator)
+            factorization = track_factorization(audio, settings[kind], backend, cache_dir)
             for values in track_faithfulness(
-                recommender.model, audio, kind, separation, threshold,
+                recommender.model, audio, factorization, threshold,
                 n_samples=n_samples, seed=seed, n_random=n_random, k_max=k_max, device=device,
             ):  # fmt: skip
                 rows.append(FaithfulnessRow(user=user, track_id=ranked.track_id, kind=kind, **values))
-    write_study(rows, out_dir, n_tracks=n_tracks, n_samples=n_samples, seconds=time.perf_counter() - started)
+    table = pd.DataFrame([asdict(r) for r in rows])
+    summary = faithfulness_summary(table, n_tracks, n_samples, time.perf_counter() - started)
+    write_study(StudyReport("faithfulness", table, summary, faithfulness_figures(table)), out_dir)
     return rows
 
 
-def curves(table, kind: str):
+def curves(table: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Per method and k: share of decisions kept; mean relevance after deletion relative to the original."""
     part = table[table["kind"] == kind].assign(
         delete_ratio=lambda t: t["delete_relevance"] / t["relevance"].clip(lower=1e-12)
@@ -190,21 +200,38 @@ def curves(table, kind: str):
     return part.groupby(["method", "k"]).agg(kept=("kept", "mean"), delete_ratio=("delete_ratio", "mean"))
 
 
-def write_study(
-    rows: list[FaithfulnessRow], out_dir: Path, *, n_tracks: int, n_samples: int, seconds: float
-) -> None:
-    import matplotlib
+def faithfulness_figure(table: pd.DataFrame, kind: str) -> Figure:
+    """Keep (left) and deletion (right) curves of every method for explanations of type ``kind``."""
+    summary = curves(table, kind)
+    ks = sorted(summary.index.get_level_values("k").unique())
+    figure = Figure(figsize=(8, 3), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    for method in METHODS:
+        if method not in summary.index.get_level_values("method"):
+            continue
+        values = summary.loc[method]
+        left.plot(values.index, values["kept"], marker="o", label=method)
+        right.plot(values.index, values["delete_ratio"], marker="o", label=method)
+    left.set(xlabel="k (components kept)", ylabel="decision kept", ylim=(-0.02, 1.02), xticks=ks)
+    right.set(xlabel="k (components removed)", ylabel="relevance / original", xticks=ks)
+    left.set_title(f"{kind}: keep only the top-k", fontsize=9)
+    right.set_title(f"{kind}: delete the top-k", fontsize=9)
+    left.legend(fontsize=8)
+    return figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
 
-    from lemons.io import atomic_open, atomic_path
+def figure_name(kind: str) -> str:
+    """The file of ``kind``'s curves: ``faithfulness-time+source`` → ``faithfulness-time-source.png``."""
+    return f"faithfulness-{kind.replace('+', '-')}.png"
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame([asdict(r) for r in rows])
-    with atomic_open(out_dir / "faithfulness.csv") as handle:
-        table.to_csv(handle, index=False)
+
+def faithfulness_figures(table: pd.DataFrame) -> dict[str, Figure]:
+    """One figure of curves per explanation type in ``table``, by file name."""
+    return {figure_name(kind): faithfulness_figure(table, kind) for kind in dict.fromkeys(table["kind"])}
+
+
+def faithfulness_summary(table: pd.DataFrame, n_tracks: int, n_samples: int, seconds: float) -> list[str]:
+    """``summary.md``: per type, how often silence is recommended and the keep / deletion table."""
     lines = [
         "# Faithfulness of explanations",
         "",
@@ -217,45 +244,22 @@ def write_study(
     ]
     for kind in dict.fromkeys(table["kind"]):
         summary = curves(table, kind)
-        ks = sorted(summary.index.get_level_values("k").unique())
-        figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
-        for method in METHODS:
-            if method not in summary.index.get_level_values("method"):
-                continue
-            values = summary.loc[method]
-            left.plot(values.index, values["kept"], marker="o", label=method)
-            right.plot(values.index, values["delete_ratio"], marker="o", label=method)
-        left.set(xlabel="k (components kept)", ylabel="decision kept", ylim=(-0.02, 1.02), xticks=ks)
-        right.set(xlabel="k (components removed)", ylabel="relevance / original", xticks=ks)
-        left.set_title(f"{kind}: keep only the top-k", fontsize=9)
-        right.set_title(f"{kind}: delete the top-k", fontsize=9)
-        left.legend(fontsize=8)
-        name = f"faithfulness-{kind.replace('+', '-')}.png"
-        with atomic_path(out_dir / name, suffix=".png") as tmp:
-            figure.savefig(tmp, dpi=100, format="png")
-        plt.close(figure)
         tracks = table[table["kind"] == kind].drop_duplicates(["user", "track_id"])
         silent_kept = (tracks["silence_relevance"] >= tracks["threshold"]).mean()
+        rows = (
+            [k, *(f"{summary.loc[(m, k), 'kept']:.0%}" for m in METHODS),
+             *(f"{summary.loc[(m, k), 'delete_ratio']:.2f}" for m in METHODS)]
+            for k in sorted(summary.index.get_level_values("k").unique())
+        )  # fmt: skip
         lines += [
             "",
-            f"## {kind} ({len(tracks)} tracks; figure `{name}`)",
+            f"## {kind} ({len(tracks)} tracks; figure `{figure_name(kind)}`)",
             "",
             f"Silence alone (every component off) would still be recommended for {silent_kept:.0%} of "
             "these tracks: where it is, keeping few components keeps the decision whatever they are.",
             "",
+            *markdown_table(
+                ["k", *(f"kept: {m}" for m in METHODS), *(f"deletion: {m}" for m in METHODS)], rows
+            ),
         ]
-        lines += ["| k | " + " | ".join(f"kept: {m}" for m in METHODS) + " | "
-                  + " | ".join(f"deletion: {m}" for m in METHODS) + " |",
-                  "|---" * (1 + 2 * len(METHODS)) + "|"]  # fmt: skip
-        for k in ks:
-            kept = [summary.loc[(m, k), "kept"] for m in METHODS]
-            ratio = [summary.loc[(m, k), "delete_ratio"] for m in METHODS]
-            lines.append(
-                f"| {k} | "
-                + " | ".join(f"{v:.0%}" for v in kept)
-                + " | "
-                + " | ".join(f"{v:.2f}" for v in ratio)
-                + " |"
-            )
-    with atomic_open(out_dir / "summary.md") as handle:
-        handle.write("\n".join(lines) + "\n")
+    return lines

@@ -1,9 +1,10 @@
 """audioLIME: perturb a track's components, score them with the recommender, fit LIME's surrogate.
 
-The parts follow SPEC §4 and can be swapped one at a time: :func:`sample_perturbations`, a
-:class:`PerturbationScorer` (:class:`WaveformScorer` for any relevance function of waveforms,
-:class:`explanations.engine.FCNScorer` for the recommender), :func:`kernel` and :func:`fit_surrogate`
-(``lime.lime_base.LimeBase`` with a kernel-weighted ``Ridge``). :func:`explain` runs them in order.
+The parts follow SPEC §4 and can be swapped one at a time: the sampler
+(:func:`sample_perturbations`), the scorer (a :class:`~explanations.audiolime.scoring.PerturbationScorer`),
+the kernel (:func:`kernel`) and the surrogate (:func:`fit_surrogate`: ``lime.lime_base.LimeBase`` with
+a kernel-weighted ``Ridge``). :func:`explain` runs them in order; :class:`LimeParts` holds the three
+besides the scorer, which :func:`explanations.audiolime.engine.scorer_for` picks for a recommender.
 """
 
 from __future__ import annotations
@@ -11,40 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
 import numpy as np
-import torch
 from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances
-from tqdm import tqdm
 
-from explanations.factorization import Factorization
+from explanations.audiolime.factorization import ComponentLayout
+from explanations.audiolime.scoring import PerturbationScorer, ProgressFn, score_perturbations
 from lemons.errors import ConfigError, ExplanationError
-from recsys.inference import score_waveforms, sigmoid
-from recsys.model import FCN
 
 DEFAULT_SAMPLES = 2048  # N_s in LEMONS; the audioLIME paper used 2**14
 KERNEL_WIDTH = 0.25
 RIDGE_ALPHA = 1.0
-#: Perturbed waveforms composed and scored at once (bounds memory: 16 × 30 s × 4 B ≈ 31 MB).
-SCORE_BATCH = 16
-
-#: Relevance of a batch of 16 kHz mono inputs: ``[batch, samples]`` float32 → ``[batch]`` in [0, 1].
-RelevanceFn = Callable[[np.ndarray], np.ndarray]
-#: Called with (perturbations scored so far, perturbations to score).
-ProgressFn = Callable[[int, int], None]
-
-
-def recommender_relevance(model: FCN, device: torch.device | str | None = None) -> RelevanceFn:
-    """The recommender's relevance ``sigmoid(logit)`` of whole waveforms, without gradients."""
-    device = torch.device(device) if device is not None else None
-
-    def relevance(batch: np.ndarray) -> np.ndarray:
-        return sigmoid(score_waveforms(model, list(batch), device))
-
-    return relevance
 
 
 def check_n_samples(n_samples: object) -> None:
@@ -61,66 +41,6 @@ def sample_perturbations(n_components: int, n_samples: int = DEFAULT_SAMPLES, se
     return masks
 
 
-class PerturbationScorer(Protocol):
-    """Relevance ``[n]`` (float64, in [0, 1]) of the perturbed inputs given by masks ``[n, n_components]``."""
-
-    def __call__(self, masks: np.ndarray, on_progress: ProgressFn | None = None) -> np.ndarray: ...
-
-
-class WaveformScorer:
-    """Composes each perturbed waveform and scores it with any :data:`RelevanceFn`.
-
-    With ``deduplicate`` (the default) each distinct mask is composed and scored once and the result
-    spread back to every row, which equals scoring each row; without it every row is scored, in
-    batches of ``batch_size``, as the original audioLIME pipeline did.
-    """
-
-    def __init__(
-        self,
-        factorization: Factorization,
-        relevance: RelevanceFn,
-        batch_size: int = SCORE_BATCH,
-        deduplicate: bool = True,
-    ) -> None:
-        self.factorization, self.relevance = factorization, relevance
-        self.batch_size, self.deduplicate = batch_size, deduplicate
-
-    def __call__(self, masks: np.ndarray, on_progress: ProgressFn | None = None) -> np.ndarray:
-        if self.deduplicate:
-            distinct, inverse = np.unique(masks, axis=0, return_inverse=True)
-        else:
-            distinct, inverse = masks, np.arange(len(masks))
-        values = np.empty(len(distinct), dtype=np.float64)
-        for start in range(0, len(distinct), self.batch_size):
-            chunk = distinct[start : start + self.batch_size]
-            values[start : start + len(chunk)] = self.relevance(self.factorization.compose(chunk))
-            if on_progress is not None:
-                on_progress(start + len(chunk), len(distinct))
-        return values[inverse.ravel()]
-
-
-def score_perturbations(
-    masks: np.ndarray,
-    scorer: PerturbationScorer,
-    progress: bool = False,
-    on_progress: ProgressFn | None = None,
-) -> np.ndarray:
-    """Relevance ``[n_masks]`` (float64) of every perturbed input, with a progress bar if asked."""
-    with tqdm(total=1, desc="score perturbations", disable=not progress) as bar:
-
-        def report(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-            if on_progress is not None:
-                on_progress(done, total)
-
-        values = np.asarray(scorer(masks, report), dtype=np.float64)
-    if values.shape != (len(masks),) or not np.all(np.isfinite(values)):
-        raise ExplanationError("the recommender returned NaN or infinite relevance for some perturbed inputs")
-    return values
-
-
 def kernel(distances: np.ndarray, width: float = KERNEL_WIDTH) -> np.ndarray:
     """LIME's exponential kernel ``sqrt(exp(-d² / width²))``."""
     return np.sqrt(np.exp(-(distances**2) / width**2))
@@ -128,22 +48,33 @@ def kernel(distances: np.ndarray, width: float = KERNEL_WIDTH) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Surrogate:
+    """A fitted linear surrogate of the recommender around the explained instance."""
+
     weights: np.ndarray  # [n_components], in component order
     intercept: float
     fidelity: float  # kernel-weighted R² of the surrogate on the perturbations
     local_prediction: float  # the surrogate's value at the original instance (row 0)
 
 
-def fit_surrogate(masks: np.ndarray, relevance: np.ndarray, label: int, seed: int = 0) -> Surrogate:
-    """Fit ``LimeBase`` with cosine distances to row 0, :func:`kernel` and ``Ridge(alpha=1)``.
+#: ``(n_components, n_samples, seed) → masks [n_samples, n_components]`` with row 0 all ones.
+Sampler = Callable[[int, int, int], np.ndarray]
+#: Cosine distances to the instance ``[n]`` → the perturbations' weights ``[n]``.
+Kernel = Callable[[np.ndarray], np.ndarray]
 
-    ``label`` 1 explains the relevance ``p``, 0 explains ``1 − p``; all features are kept.
+
+def fit_surrogate(
+    masks: np.ndarray, relevance: np.ndarray, label: int, seed: int = 0, kernel_fn: Kernel = kernel
+) -> Surrogate:
+    """Fit ``LimeBase`` with cosine distances to row 0, ``kernel_fn`` and ``Ridge(alpha=1)``.
+
+    ``masks`` ``[n, n_components]`` and ``relevance`` ``[n]``; ``label`` 1 explains the relevance
+    ``p``, 0 explains ``1 − p``; all features are kept.
     """
     n_components = masks.shape[1]
     data = masks.astype(np.float64)
     distances = pairwise_distances(data, data[:1], metric="cosine").ravel()
     labels = np.stack([1.0 - relevance, relevance], axis=1)
-    base = LimeBase(kernel, verbose=False, random_state=seed)
+    base = LimeBase(kernel_fn, verbose=False, random_state=seed)
     intercept, pairs, score, local = base.explain_instance_with_data(
         data,
         labels,
@@ -201,30 +132,53 @@ class Explanation:
         return np.asarray(self.weights).reshape(self.n_segments, len(self.sources)).T
 
     def to_dict(self) -> dict:
+        """Plain JSON-able data (the explanation cache stores it)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Explanation:
+        """The explanation :meth:`to_dict` wrote."""
         return cls(**data)
 
 
+#: ``(masks, relevance, label, seed, kernel) → surrogate``: :func:`fit_surrogate`'s signature.
+SurrogateFit = Callable[[np.ndarray, np.ndarray, int, int, Kernel], Surrogate]
+
+
+@dataclass(frozen=True)
+class LimeParts:
+    """The parts of audioLIME besides the scorer; the defaults are SPEC §4's."""
+
+    sampler: Sampler = sample_perturbations
+    kernel: Kernel = kernel
+    surrogate: SurrogateFit = fit_surrogate
+
+
+#: SPEC §4's recipe (explanations made with it are cached).
+STANDARD_PARTS = LimeParts()
+
+
 def explain(
-    factorization: Factorization,
+    layout: ComponentLayout,
     scorer: PerturbationScorer,
     n_samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     separator: str | None = None,
     progress: bool = False,
     on_progress: ProgressFn | None = None,
+    parts: LimeParts = STANDARD_PARTS,
 ) -> Explanation:
-    """Explain the relevance of ``factorization``'s instance (all components on) with audioLIME.
+    """Explain the relevance of the instance (all of ``layout``'s components on) with audioLIME.
+
+    ``scorer`` scores masks over ``layout``'s components; ``parts`` samples them and fits the surrogate.
 
     Raises:
         ExplanationError: the recommender gives every perturbed input the same relevance (R² undefined),
             or returns non-finite values.
     """
     started = time.perf_counter()
-    masks = sample_perturbations(factorization.n_components, n_samples, seed)
+    check_n_samples(n_samples)
+    masks = parts.sampler(layout.n_components, n_samples, seed)
     values = score_perturbations(masks, scorer, progress=progress, on_progress=on_progress)
     scored = time.perf_counter()
     if np.ptp(values) < 1e-9:
@@ -233,12 +187,12 @@ def explain(
             "component changes its decision and the surrogate's fit (R²) is undefined"
         )
     label = int(values[0] >= 0.5)  # the top class of the original input
-    surrogate = fit_surrogate(masks, values, label, seed)
+    surrogate = parts.surrogate(masks, values, label, seed, parts.kernel)
     return Explanation(
-        kind=factorization.kind,
-        component_names=list(factorization.names),
-        sources=list(factorization.sources),
-        n_segments=factorization.n_segments,
+        kind=layout.kind,
+        component_names=list(layout.names),
+        sources=list(layout.sources),
+        n_segments=layout.n_segments,
         weights=[float(w) for w in surrogate.weights],
         intercept=surrogate.intercept,
         fidelity=surrogate.fidelity,
@@ -248,7 +202,7 @@ def explain(
         n_samples=n_samples,
         seed=seed,
         separator=separator,
-        silent=factorization.silent_components(),
+        silent=layout.silent_components(),
         n_distinct=len(np.unique(masks, axis=0)),
         timings={"scoring_s": scored - started, "surrogate_s": time.perf_counter() - scored},
     )

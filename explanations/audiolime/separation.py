@@ -1,6 +1,6 @@
-"""Splitting a track into sources: one :class:`Separator` interface, backends looked up by name.
+"""Splitting a track into sources: one :class:`Separator` interface, backends registered by name.
 
-Backends (best first, see :data:`SEPARATORS`):
+Backends, best first (the registry :data:`SEPARATORS`, which the command line and the page read):
 
 - ``reference``: the catalogue's own true stems (the built-in catalogue, musdb18);
 - ``spleeter:5stems`` / ``spleeter:4stems`` / ``spleeter:2stems``: Deezer's Spleeter through the
@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from lemons.catalogue.base import Catalogue
 from lemons.config import get_settings
 from lemons.errors import SeparationError
 from lemons.io import load_npz, save_npz, sha256_array
+from lemons.registry import Registry
 from lemons.weights import missing_checkpoint_files
 
 #: Spleeter's models and their sources, in Spleeter's own order.
@@ -36,8 +38,6 @@ SPLEETER_MODELS: dict[str, tuple[str, ...]] = {
     "2stems": ("vocals", "accompaniment"),
 }
 SPLEETER_RATE = 44_100
-#: Every backend name, best first (the default for a track is the first one available for it).
-SEPARATORS = ("reference", *(f"spleeter:{model}" for model in SPLEETER_MODELS))
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,21 @@ class Separation:
     sr: int = SAMPLE_RATE
 
     def as_dict(self) -> dict[str, np.ndarray]:
+        """``{source: [samples]}`` at ``sr`` Hz."""
         return dict(zip(self.sources, self.stems, strict=True))
 
 
 class Separator(ABC):
-    """Splits a mono waveform into named sources at the caller's sample rate."""
+    """Splits a mono waveform into named sources at the caller's sample rate.
+
+    ``true_stems``: it returns a catalogue's own stems (exact, nothing to cache); ``cacheable``: its
+    results are worth caching by audio content (:func:`separate_cached`).
+    """
 
     name: str
     sources: tuple[str, ...]
+    true_stems: ClassVar[bool] = False
+    cacheable: ClassVar[bool] = True
 
     @abstractmethod
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
@@ -80,6 +87,8 @@ class ReferenceSeparator(Separator):
     """The true stems a catalogue ships for one of its tracks (no separation error at all)."""
 
     name = "reference"
+    true_stems = True
+    cacheable = False
 
     def __init__(self, catalogue: Catalogue, track_id: str) -> None:
         if not catalogue.has_stems:
@@ -90,6 +99,7 @@ class ReferenceSeparator(Separator):
         self.sources = tuple(catalogue.stem_names)
 
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """The catalogue's stems of the track, cut or zero-padded to ``len(audio)`` (within 10 ms)."""
         stems = self.catalogue.load_stems(self.track_id, sr=sr)
         n = min(len(audio), *(len(s) for s in stems.values()))
         if len(audio) - n > sr // 100:
@@ -104,6 +114,7 @@ _SPLEETER_CACHE: dict[tuple[str, str], Any] = {}
 
 
 def weights_hint(model: str) -> str:
+    """How to get the weights of Spleeter ``model`` (or do without them)."""
     if model == "2stems":
         return "run: lemons setup weights"
     return (
@@ -151,6 +162,7 @@ class SpleeterSeparator(Separator):
         return _SPLEETER_CACHE[key]
 
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """Separate at 44.1 kHz stereo (``audio`` twice), each source averaged to mono and back at ``sr``."""
         stereo = np.repeat(resample(audio, sr, SPLEETER_RATE)[:, None], 2, axis=1)
         with _SPLEETER_LOCK:  # one TensorFlow graph per model; Streamlit may call from several threads
             try:
@@ -170,12 +182,73 @@ def spleeter_models_installed(model_dir: Path | str | None = None) -> list[str]:
     return [model for model in SPLEETER_MODELS if not missing_checkpoint_files(model_dir, model)]
 
 
+@dataclass(frozen=True)
+class SeparatorEntry:
+    """A separator by name: how to build it for a track, and when it can be used.
+
+    Args:
+        name: the name the command line and the page use (``reference``, ``spleeter:2stems``).
+        description: a few words for help texts (what its sources are).
+        separator_class: the :class:`Separator` it builds (says ``true_stems`` and ``cacheable``).
+        build: ``(catalogue, track_id, model_dir) → separator`` for one track of a catalogue.
+        available: ``(catalogue, model_dir) → bool``: usable for that catalogue's tracks right now.
+        setting: the setting it needs (``spleeter_model_dir``: where its weights are), if any.
+    """
+
+    name: str
+    description: str
+    separator_class: type[Separator]
+    build: Callable[[Catalogue | None, str | None, Path], Separator]
+    available: Callable[[Catalogue | None, Path], bool]
+    setting: str | None = None
+
+    @property
+    def true_stems(self) -> bool:
+        """Whether it gives a catalogue's true stems (and so needs a catalogue that has them)."""
+        return self.separator_class.true_stems
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether its results are cached by audio content in ``<cache_dir>/separation/``."""
+        return self.separator_class.cacheable
+
+
+def _reference(catalogue: Catalogue | None, track_id: str | None, model_dir: Path) -> Separator:
+    if catalogue is None or track_id is None:
+        raise SeparationError("the reference separator needs a catalogue track with true stems")
+    return ReferenceSeparator(catalogue, track_id)
+
+
+def spleeter_entry(model: str) -> SeparatorEntry:
+    """The registry entry of Spleeter ``model`` (``5stems``, ``4stems``, ``2stems``)."""
+    return SeparatorEntry(
+        name=f"spleeter:{model}",
+        description=f"Deezer's Spleeter: {', '.join(SPLEETER_MODELS[model])}",
+        separator_class=SpleeterSeparator,
+        build=lambda catalogue, track_id, model_dir: SpleeterSeparator(model, model_dir),
+        available=lambda catalogue, model_dir: not missing_checkpoint_files(model_dir, model),
+        setting="spleeter_model_dir",
+    )
+
+
+#: The separators, best first: a track's default is the first one available for it.
+SEPARATORS: Registry[SeparatorEntry] = Registry("separator", SeparationError)
+SEPARATORS.register(
+    SeparatorEntry(
+        "reference", "the catalogue's true stems", ReferenceSeparator, _reference,
+        available=lambda catalogue, model_dir: catalogue is not None and catalogue.has_stems,
+    )
+)  # fmt: skip
+for _model in SPLEETER_MODELS:
+    SEPARATORS.register(spleeter_entry(_model))
+
+
 def available_separators(
     catalogue: Catalogue | None = None, model_dir: Path | str | None = None
 ) -> list[str]:
-    """Backends usable for tracks of ``catalogue`` right now, best first."""
-    names = ["reference"] if catalogue is not None and catalogue.has_stems else []
-    return names + [f"spleeter:{model}" for model in spleeter_models_installed(model_dir)]
+    """Separators usable for tracks of ``catalogue`` right now, best first."""
+    model_dir = Path(model_dir or get_settings().spleeter_model_dir)
+    return [entry.name for entry in SEPARATORS if entry.available(catalogue, model_dir)]
 
 
 def get_separator(
@@ -184,7 +257,7 @@ def get_separator(
     track_id: str | None = None,
     model_dir: Path | str | None = None,
 ) -> Separator:
-    """The backend called ``name``, or the best available one for the track when ``name`` is None."""
+    """The separator called ``name``, or the best available one for the track when ``name`` is None."""
     if name is None:
         choices = available_separators(catalogue, model_dir)
         if not choices:
@@ -192,13 +265,8 @@ def get_separator(
                 "no separator is available: install Spleeter's weights (lemons setup weights)"
             )
         name = choices[0]
-    if name == "reference":
-        if catalogue is None or track_id is None:
-            raise SeparationError("the reference separator needs a catalogue track with true stems")
-        return ReferenceSeparator(catalogue, track_id)
-    if name.startswith("spleeter:"):
-        return SpleeterSeparator(name.split(":", 1)[1], model_dir)
-    raise SeparationError(f"unknown separator {name!r}; use one of {', '.join(SEPARATORS)}")
+    entry = SEPARATORS[name]
+    return entry.build(catalogue, track_id, Path(model_dir or get_settings().spleeter_model_dir))
 
 
 def separate_cached(
@@ -206,9 +274,10 @@ def separate_cached(
 ) -> Separation:
     """Separate ``audio`` ``[samples]`` at ``sr`` Hz, reusing ``<cache_dir>/separation/`` for Spleeter.
 
-    The cache key is the audio's SHA-256 and the backend; the reference stems are read directly.
+    The cache key is the audio's SHA-256 and the backend; separators that are not ``cacheable`` (the
+    reference stems, read directly) are not cached.
     """
-    if isinstance(separator, ReferenceSeparator) or cache_dir is None:
+    if not separator.cacheable or cache_dir is None:
         return separator.separation(audio, sr)
     key = sha256_array(np.asarray(audio, dtype=np.float32))
     path = Path(cache_dir) / "separation" / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
