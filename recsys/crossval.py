@@ -42,6 +42,7 @@ ex = prepare(Experiment("lemons-crossval", save_git_info=False))
 
 @ex.config
 def config():
+    """Sacred configuration: which users, how many folds, where the models are."""
     user_name = "all"  # a user (persona) name, or 'all' for every user that has a model
     dataset = "builtin"  # builtin | msd
     folds = 5
@@ -136,6 +137,7 @@ def cross_validate_user(
 
 @ex.main
 def main(_run, user_name, dataset, folds, seed, model_load_path, num_workers, device, progress):
+    """Cross-validate every chosen user's recipe; write ``<model>.cv.json`` and return a summary."""
     settings = get_settings()
     torch_device = resolve_device(device or settings.device)
     workers = settings.num_workers if num_workers is None else int(num_workers)

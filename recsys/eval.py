@@ -43,6 +43,7 @@ ex = prepare(Experiment("lemons-eval", save_git_info=False))
 
 @ex.config
 def config():
+    """Sacred configuration of an evaluation run."""
     user_name = "all"  # a user (persona) name, or 'all' for every user that has a model
     dataset = "builtin"  # builtin | msd
     model_load_path = ""  # a checkpoint (one user) or a folder of <user>.pt ('' = the models_dir setting)
@@ -75,6 +76,7 @@ def evaluate(
     _run, user_name, dataset, model_load_path, split, num_workers, device, use_tensorboard, recommendations,
     progress,
 ):  # fmt: skip
+    """Evaluate every chosen user's model on its split; write the reports; return the group means."""
     settings = get_settings()
     torch_device = resolve_device(device or settings.device)
     workers = settings.num_workers if num_workers is None else int(num_workers)

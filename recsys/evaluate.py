@@ -49,6 +49,8 @@ def stale_warning(recommender: Recommender, data: Dataset, user: str) -> str | N
 
 @dataclass
 class UserEvaluation:
+    """One user's scores on a split, with the metrics, intervals and calibration computed from them."""
+
     user: str
     split: str
     track_ids: list[str]
@@ -67,9 +69,11 @@ class UserEvaluation:
 
     @property
     def relevance(self) -> np.ndarray:
+        """``sigmoid(logits)``: the relevance of each track, ``[n]``."""
         return sigmoid(self.logits)
 
     def summary(self) -> dict[str, Any]:
+        """The evaluation as plain values (what ``<model>.eval.json`` holds)."""
         rec = self.recommender
         return {
             "user": self.user,

@@ -43,6 +43,7 @@ ex = prepare(Experiment("lemons-train", save_git_info=False))
 
 @ex.config
 def config():
+    """Sacred configuration of a user's training run."""
     user_name = "elizabeth"  # the user (persona) whose taste the model learns
     dataset = "builtin"  # builtin | msd
     use_tensorboard = False  # also write TensorBoard logs into save_dir/tensorboard
@@ -112,6 +113,7 @@ class RunLog:
 @ex.main
 def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model, model_load_path,
           prior_correction, num_workers, device, save_dir, publish, progress):  # fmt: skip
+    """Train one user's model, save it as a self-describing checkpoint, and publish it if asked."""
     settings = get_settings()
     config = TrainConfig(**{k: _config[k] for k in TrainConfig.__dataclass_fields__})
     torch_device = resolve_device(device or settings.device)

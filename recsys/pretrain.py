@@ -38,6 +38,7 @@ ex = prepare(Experiment("lemons-pretrain", save_git_info=False))
 
 @ex.config
 def config():
+    """Sacred configuration of the shared model's training."""
     dataset = "builtin"  # builtin | msd: whose catalogue the shared model learns from
     stem_shares = True  # also learn each stem's energy share (a multitrack catalogue's metadata)
     min_tag_count = 5  # tags carried by fewer tracks are not targets
@@ -66,6 +67,7 @@ def held_out(track_ids: list[str], seed: int, share: float = 0.1) -> set[str]:
 def main(
     _run, _config, dataset, stem_shares, min_tag_count, num_workers, device, save_dir, publish, progress
 ):
+    """Train the shared FCN, save it (and publish it with ``publish=True``); returns a summary."""
     settings = get_settings()
     config = PretrainConfig(**{k: _config[k] for k in PretrainConfig.__dataclass_fields__})
     torch_device = resolve_device(device or settings.device)

@@ -37,6 +37,8 @@ def autocast(precision: str, device: torch.device) -> torch.autocast:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How one user's FCN is trained (the Sacred configuration's training part)."""
+
     input_length: int = 16_000  # training crop, samples at 16 kHz (1 s)
     batch_size: int = 20
     n_epochs: int = 1000
@@ -74,6 +76,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EpochResult:
+    """What one epoch measured; validation values are ``None`` on epochs without validation."""
+
     epoch: int
     train_loss: float
     val_loss: float | None  # None on epochs without validation
@@ -89,6 +93,8 @@ class EpochResult:
 
 @dataclass
 class TrainResult:
+    """The kept epoch, its weights and the whole history of a training run."""
+
     best_epoch: int
     best: EpochResult
     best_state: dict[str, torch.Tensor]
@@ -137,9 +143,11 @@ class WaveformInputs:
             return model(torch.from_numpy(crops).to(self.device)).float()
 
     def train_mode(self, model: FCN) -> None:
+        """Put ``model`` in training mode for an epoch."""
         model.train()
 
     def validation_logits(self, model: FCN) -> np.ndarray:
+        """Logits ``[n]`` of the whole validation tracks."""
         with autocast(self.config.precision, self.device):
             return score_waveforms(model, self.val.waveforms, self.device, desc="validate")
 
@@ -162,6 +170,7 @@ class FrozenPrefixInputs(WaveformInputs):
         self.width = feature_width(config.input_length, model, self.depth)
 
     def batch_logits(self, model: FCN, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """Logits of crops of the chosen tracks' feature maps, then of the silent crops' features."""
         crops = random_feature_crops(self.train_features, chosen, self.width, rng)
         silent = silent_crops(self.config.silent_per_batch, self.config.input_length, rng)
         if len(silent):
@@ -170,10 +179,12 @@ class FrozenPrefixInputs(WaveformInputs):
             return model.from_block(torch.from_numpy(crops).to(self.device), self.depth).float()
 
     def train_mode(self, model: FCN) -> None:
+        """Training mode for the blocks that learn; the frozen prefix stays in eval mode."""
         model.train()
         freeze_prefix(model, self.depth)  # the frozen BatchNorms keep their running statistics
 
     def validation_logits(self, model: FCN) -> np.ndarray:
+        """Logits ``[n]`` of the validation tracks from their cached feature maps."""
         return self.store.score(self.val_features, model)
 
 

@@ -24,6 +24,12 @@ from tests.conftest import TEST_USER
 QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
 
 
+def train_user(out, **updates):
+    """A one-epoch run of the test user's training saved to ``out`` (``updates`` override the config)."""
+    config = {**QUICK, "user_name": TEST_USER, "n_epochs": 1, "save_dir": str(out)}
+    return train_ex.run(config_updates={**config, **updates})
+
+
 def pretrain_shared(**updates):
     config = {**QUICK, "n_steps": 2, "batch_size": 4, "val_every": 1, "min_tag_count": 2, "publish": True}
     return pretrain_ex.run(config_updates={**config, **updates}).result
@@ -65,15 +71,7 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
         if not name.startswith("dense."):
             assert torch.equal(value, shared.model.state_dict()[name]), name
 
-    run = train_ex.run(
-        config_updates={
-            **QUICK,
-            "user_name": TEST_USER,
-            "n_epochs": 1,
-            "init": "shared",
-            "save_dir": str(tmp_path / "o"),
-        }
-    )
+    run = train_user(tmp_path / "o", init="shared")
     assert run.config["lr"] == 3e-4 and run.config["freeze_blocks"] == 3
     recommender = load_checkpoint(tmp_path / "o" / "model.pt")
     assert recommender.transfer["sha256"] == shared.checksum
@@ -82,24 +80,9 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
 
 def test_init_shared_without_a_shared_model_says_how_to_make_one(recsys_catalogue, tmp_path) -> None:
     with pytest.raises(ModelError, match=r"recsys/pretrain.py with publish=True.*init=scratch"):
-        train_ex.run(
-            config_updates={
-                **QUICK,
-                "user_name": TEST_USER,
-                "init": "shared",
-                "save_dir": str(tmp_path / "o"),
-            }
-        )
+        train_user(tmp_path / "o", init="shared")
     assert not (tmp_path / "o").exists()
-    scratch = train_ex.run(
-        config_updates={
-            **QUICK,
-            "user_name": TEST_USER,
-            "n_epochs": 1,
-            "init": "scratch",
-            "save_dir": str(tmp_path / "s"),
-        }
-    )
+    scratch = train_user(tmp_path / "s", init="scratch")
     assert scratch.config["lr"] == 1e-3 and load_checkpoint(tmp_path / "s" / "model.pt").transfer == {}
 
 
@@ -109,16 +92,7 @@ def test_the_prior_correction_shifts_every_logit_by_log_negatives_over_positives
     logits = {}
     for corrected in (False, True):
         out = tmp_path / str(corrected)
-        train_ex.run(
-            config_updates={
-                **QUICK,
-                "user_name": TEST_USER,
-                "n_epochs": 1,
-                "init": "scratch",
-                "prior_correction": corrected,
-                "save_dir": str(out),
-            }
-        )
+        train_user(out, init="scratch", prior_correction=corrected)
         recommender = load_checkpoint(out / "model.pt")
         test = load_split(load_dataset("builtin"), TEST_USER, "test", progress=False)
         logits[corrected] = score_waveforms(recommender.model, test.waveforms)
@@ -150,15 +124,7 @@ def test_no_shared_model_file_is_left_in_models_without_publish(recsys_catalogue
 
 def test_fine_tuning_keeps_the_frozen_blocks_and_caches_their_features(recsys_catalogue, tmp_path) -> None:
     shared = load_checkpoint(pretrain_shared()["published"])
-    train_ex.run(
-        config_updates={
-            **QUICK,
-            "user_name": TEST_USER,
-            "n_epochs": 2,
-            "init": "shared",
-            "save_dir": str(tmp_path / "o"),
-        }
-    )
+    train_user(tmp_path / "o", init="shared", n_epochs=2)
     recommender = load_checkpoint(tmp_path / "o" / "model.pt")
     model = recommender.model
     assert recommender.config["freeze_blocks"] == 3
