@@ -97,8 +97,9 @@ def evaluate(
                 cache_dir=settings.cache_dir,
             )  # fmt: skip
         cv_path = path.with_suffix(".cv.json")
-        if cv_path.is_file() and read_json(cv_path).get("model_sha256") == recommender.checksum:
-            evaluation.cross_validation = read_json(cv_path)
+        cross_validation = read_json(cv_path) if cv_path.is_file() else {}
+        if cross_validation.get("model_sha256") == recommender.checksum:  # of this very model
+            evaluation.cross_validation = cross_validation
         report_path, _ = write_user_evaluation(evaluation, data)
         _run.log_scalar("auc", evaluation.auc)
         _run.log_scalar("ap", evaluation.ap)
