@@ -43,9 +43,14 @@ def feature_width(samples: int, model: FCN, depth: int) -> int:
     return frames
 
 
+def prefix_modules(model: FCN, depth: int) -> tuple[torch.nn.Module, ...]:
+    """The front end, the input batch norm and the first ``depth`` conv blocks of ``model``."""
+    return (model.front_end, model.spec_bn, *model.blocks[:depth])
+
+
 def freeze_prefix(model: FCN, depth: int) -> None:
     """Stop training the front end and the first ``depth`` blocks; their BatchNorms keep their statistics."""
-    for module in (model.front_end, model.spec_bn, *model.blocks[:depth]):
+    for module in prefix_modules(model, depth):
         module.eval()
         for parameter in module.parameters():
             parameter.requires_grad_(False)
@@ -69,7 +74,7 @@ class FeatureStore:
 
         Only the prefix is switched to eval mode: the blocks after it may be training.
         """
-        for module in (self.model.front_end, self.model.spec_bn, *self.model.blocks[: self.depth]):
+        for module in prefix_modules(self.model, self.depth):
             module.eval()
         device = next(self.model.parameters()).device
         batch = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32)).to(device)
