@@ -47,6 +47,16 @@ def stale_warning(recommender: Recommender, data: Dataset, user: str) -> str | N
     )
 
 
+def starting_point(recommender: Recommender) -> str | None:
+    """Where training started: ``shared`` (the shared model), ``checkpoint`` (a user checkpoint) or
+    ``scratch``; ``None`` for a checkpoint that does not say how it was trained."""
+    if recommender.transfer.get("sha256"):
+        return "shared"
+    if recommender.transfer:
+        return "checkpoint"
+    return "scratch" if recommender.config else None
+
+
 @dataclass
 class UserEvaluation:
     """One user's scores on a split, with the metrics, intervals and calibration computed from them."""
@@ -86,7 +96,7 @@ class UserEvaluation:
             "ap_ci95": list(self.intervals.get("ap", ())),
             "ece_balanced": self.ece,
             "reliability_balanced": self.reliability_curve,
-            "init": "shared" if rec.transfer else ("scratch" if rec.config else None),
+            "init": starting_point(rec),
             "prior_logit_offset": rec.calibration.get("prior_logit_offset"),
             "stale": self.stale,
             "taste_ceiling": self.taste_ceiling,
