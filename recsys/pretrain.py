@@ -7,8 +7,9 @@ Run from the project root or from ``recsys/``::
     python recsys/pretrain.py print_config
 
 The network is the users' FCN with one output per catalogue target (genre, tags, tempo, loudness and,
-with ``stem_shares=True``, each stem's energy share; see :mod:`recsys.pretraining`). It never sees a
-user's history. 10 % of the catalogue's tracks are held out to choose the step kept.
+with ``stem_shares=True`` on a catalogue with true stems, each stem's energy share in the crop heard;
+see :mod:`recsys.pretraining`). It never sees a user's history. 10 % of the catalogue's tracks are
+held out to choose the step kept.
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from sacred import Experiment
+from tqdm import tqdm
 
+from lemons.catalogue.base import Catalogue
 from lemons.config import get_settings
+from lemons.errors import ConfigError
 from lemons.interactions import stable_seed
 from lemons.io import atomic_path, write_json
 from recsys.checkpoint import default_model_path, git_revision, save_checkpoint
 from recsys.data import load_dataset, load_waveforms
 from recsys.inference import resolve_device
 from recsys.observers import prepare, run_commandline
-from recsys.pretraining import SHARED_MODEL, PretrainConfig, catalogue_targets, pretrain
+from recsys.pretraining import SHARED_MODEL, PretrainConfig, catalogue_targets, pretrain, stem_energies
 
 ex = prepare(Experiment("lemons-pretrain", save_git_info=False))
 
@@ -40,7 +45,7 @@ ex = prepare(Experiment("lemons-pretrain", save_git_info=False))
 def config():
     """Sacred configuration of the shared model's training."""
     dataset = "builtin"  # builtin | msd: whose catalogue the shared model learns from
-    stem_shares = True  # also learn each stem's energy share (a multitrack catalogue's metadata)
+    stem_shares = True  # also learn each stem's energy share in the crop (needs a catalogue with stems)
     min_tag_count = 5  # tags carried by fewer tracks are not targets
     n_steps = 2000
     batch_size = 20
@@ -63,6 +68,17 @@ def held_out(track_ids: list[str], seed: int, share: float = 0.1) -> set[str]:
     return set(order[: max(1, round(share * len(order)))])
 
 
+def load_stem_energies(
+    catalogue: Catalogue, track_ids: list[str], workers: int, progress: bool
+) -> list[np.ndarray]:
+    """Each track's stem energies ``[len(STEMS), n_blocks]`` (:func:`recsys.pretraining.stem_energies`)."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        jobs = pool.map(lambda t: stem_energies(catalogue.load_stems(t)), track_ids)
+        return list(
+            tqdm(jobs, total=len(track_ids), desc="stem energies", unit="track", disable=not progress)
+        )
+
+
 @ex.main
 def main(
     _run, _config, dataset, stem_shares, min_tag_count, num_workers, device, save_dir, publish, progress
@@ -74,10 +90,17 @@ def main(
     workers = settings.num_workers if num_workers is None else int(num_workers)
     catalogue = load_dataset(dataset).catalogue
     tracks = catalogue.tracks
-    targets, values = catalogue_targets(tracks, stem_shares=stem_shares, min_tag_count=min_tag_count)
-    val_ids = held_out([t.id for t in tracks], config.seed)
+    if stem_shares and not catalogue.has_stems:
+        raise ConfigError(
+            f"stem_shares=True needs a catalogue with true stems and {dataset} has none; "
+            "run with stem_shares=False"
+        )
+    ids = [t.id for t in tracks]
+    energies = load_stem_energies(catalogue, ids, workers, progress) if stem_shares else None
+    targets, values = catalogue_targets(tracks, energies, min_tag_count=min_tag_count)
+    val_ids = held_out(ids, config.seed)
     is_val = np.array([t.id in val_ids for t in tracks])
-    audio = load_waveforms(catalogue, [t.id for t in tracks], workers, progress, desc="load catalogue")
+    audio = load_waveforms(catalogue, ids, workers, progress, desc="load catalogue")
     print(
         f"pretraining the shared model on {dataset}: {(~is_val).sum()} tracks, {is_val.sum()} held out, "
         f"{len(targets)} targets ({sum(t.kind == 'label' for t in targets)} labels), device {torch_device}"
@@ -91,6 +114,9 @@ def main(
         config,
         torch_device,
         progress,
+        train_energies=None
+        if energies is None
+        else [e for e, v in zip(energies, is_val, strict=True) if not v],
     )
     for entry in result.history:
         _run.log_scalar("val_loss", entry["val_loss"], int(entry["step"]))

@@ -7,18 +7,23 @@ catalogue has for every track, not on any user's taste:
 - ``label`` targets (binary cross-entropy): the genre and every tag carried by at least
   ``min_tag_count`` tracks (the MSD has Last.fm tags; the built-in catalogue has its styles' tags);
 - ``value`` targets (mean squared error on z-scores): tempo and loudness (the MSD has both);
-- optionally (``stem_shares=True``) the energy share of each stem, which only a multitrack catalogue
-  knows: it tells the network how prominent each source is, the very thing planted-taste personas like.
+- optionally, for a catalogue with true stems, ``share`` targets (binary cross-entropy on soft
+  targets): the energy share of each stem *in the crop the network hears*, computed from the stems'
+  energies (:func:`stem_energies`). A track-level share would tell a 1 s crop in which the piano
+  is silent that the piano is prominent; the crop's own share tells the network how prominent each
+  source is at every moment, the very thing planted-taste personas like and source explanations
+  switch on and off.
 
 Training draws random 1 s crops like the per-user training and keeps the step with the lowest loss
-on whole held-out tracks.
+on whole held-out tracks (whose share targets are the whole track's). Each kind of target weighs
+the same in the loss, however many targets it has.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,15 +36,17 @@ from lemons.errors import ConfigError, DataError
 from lemons.interactions import stable_seed
 from recsys.inference import place, score_waveforms
 from recsys.model import FCN, ModelArgs
-from recsys.train import autocast, random_crops
+from recsys.train import autocast, random_crop_starts, random_crops
 
 VALUE_ATTRIBUTES = ("tempo", "loudness")
+TARGET_KINDS = ("label", "value", "share")
+STEM_BLOCK = 400  # samples (25 ms at 16 kHz) per block of stem energy
 SHARED_MODEL = "shared"  # published as <models_dir>/shared.pt
 
 
 @dataclass(frozen=True)
 class Target:
-    """One output of the shared model: ``kind`` is ``label`` (0/1) or ``value`` (a z-score)."""
+    """One output of the shared model: ``kind`` is ``label`` (0/1), ``value`` (z-score) or ``share`` (0-1)."""
 
     name: str
     kind: str
@@ -50,11 +57,13 @@ class Target:
 
 
 def catalogue_targets(
-    tracks: Sequence[Track], stem_shares: bool = False, min_tag_count: int = 5
+    tracks: Sequence[Track], energies: Sequence[np.ndarray] | None = None, min_tag_count: int = 5
 ) -> tuple[list[Target], np.ndarray]:
     """The shared model's targets and their values per track, ``[len(tracks), len(targets)]`` float32.
 
-    Missing values (a track without a tempo) are ``nan`` and left out of the loss.
+    ``energies``: per track, the stems' energies ``[len(STEMS), n_blocks]`` (:func:`stem_energies`);
+    given, the last ``len(STEMS)`` targets are the stems' shares of the whole track's energy.
+    Missing values (a track without a tempo, a silent track's shares) are ``nan`` and left out of the loss.
     """
     if not tracks:
         raise DataError("the catalogue is empty: nothing to pretrain the shared model on")
@@ -64,33 +73,77 @@ def catalogue_targets(
     targets = [Target(f"genre:{g}", "label") for g in genres] + [Target(f"tag:{t}", "label") for t in tags]
     columns = [[float(t.genre == g) for t in tracks] for g in genres]
     columns += [[float(tag in t.tags) for t in tracks] for tag in tags]
-    values = {a: [getattr(t, a) for t in tracks] for a in VALUE_ATTRIBUTES}
-    if stem_shares:
-        values.update({f"share_{s}": [t.extra.get(f"share_{s}") for t in tracks] for s in STEMS})
-    for name, raw in values.items():
-        column = np.array([np.nan if v is None else float(v) for v in raw])
+    for name in VALUE_ATTRIBUTES:
+        column = np.array([np.nan if getattr(t, name) is None else float(getattr(t, name)) for t in tracks])
         finite = np.isfinite(column)
         if finite.sum() < 2 or column[finite].std() == 0:
             continue  # nothing to learn from a missing or constant attribute
         targets.append(Target(name, "value"))
         columns.append(list((column - column[finite].mean()) / column[finite].std()))
+    if energies is not None:
+        if len(energies) != len(tracks):
+            raise DataError(f"{len(energies)} stem energies for {len(tracks)} tracks")
+        shares = np.stack([energy_shares(e.sum(axis=1)) for e in energies])
+        targets += [Target(f"share:{stem}", "share") for stem in STEMS]
+        columns += list(shares.T)
     return targets, np.array(columns, dtype=np.float32).T
 
 
-def target_loss(outputs: torch.Tensor, values: torch.Tensor, is_label: torch.Tensor) -> torch.Tensor:
-    """Mean BCE over the label targets plus mean squared error over the value targets.
+def stem_energies(stems: Mapping[str, np.ndarray], block: int = STEM_BLOCK) -> np.ndarray:
+    """``[len(STEMS), n_blocks]`` float32: each stem's energy (sum of squares) per ``block`` samples.
 
-    ``outputs`` and ``values`` are ``[batch, n_targets]``; ``is_label`` ``[n_targets]`` is boolean;
+    ``stems`` maps every name in :data:`STEMS` to a 16 kHz waveform ``[samples]``; a trailing
+    partial block is dropped.
+    """
+    missing = [s for s in STEMS if s not in stems]
+    if missing:
+        raise DataError(f"stem energies need the stems {', '.join(STEMS)}; missing {', '.join(missing)}")
+    n_blocks = min(len(stems[s]) for s in STEMS) // block
+    return np.stack(
+        [
+            np.square(stems[s][: n_blocks * block], dtype=np.float64).reshape(n_blocks, block).sum(axis=1)
+            for s in STEMS
+        ]
+    ).astype(np.float32)
+
+
+def energy_shares(energy: np.ndarray) -> np.ndarray:
+    """Each stem's share of ``energy`` ``[len(STEMS), ...]`` (first axis); ``nan`` where all are silent."""
+    total = energy.sum(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, energy / total, np.nan)
+
+
+def crop_shares(
+    energies: Sequence[np.ndarray], indices: Sequence[int], starts: np.ndarray, length: int
+) -> np.ndarray:
+    """``[len(indices), len(STEMS)]``: the stems' energy shares in crops of ``length`` samples at ``starts``.
+
+    A crop counts the blocks of :data:`STEM_BLOCK` samples that start inside it.
+    """
+    first = -(-starts // STEM_BLOCK)
+    last = (starts + length) // STEM_BLOCK
+    return np.stack(
+        [energy_shares(energies[i][:, a:b].sum(axis=1)) for i, a, b in zip(indices, first, last, strict=True)]
+    ).astype(np.float32)
+
+
+def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
+    """The sum over kinds of target of their mean loss: BCE (``label``, ``share``), squared error (``value``).
+
+    ``outputs`` and ``values`` are ``[batch, n_targets]``; ``kinds`` has one kind per target;
     ``nan`` values are ignored.
     """
+    kind_of = np.array(kinds)
     known = torch.isfinite(values)
     clean = torch.where(known, values, torch.zeros_like(values))
     bce = nn.functional.binary_cross_entropy_with_logits(outputs, clean, reduction="none")
     squared = (outputs - clean) ** 2
-    losses = torch.where(is_label, bce, squared)
+    uses_bce = torch.from_numpy(kind_of != "value").to(outputs.device)
+    losses = torch.where(uses_bce, bce, squared)
     total = outputs.new_zeros(())
-    for mask in (is_label, ~is_label):
-        chosen = known & mask
+    for kind in TARGET_KINDS:
+        chosen = known & torch.from_numpy(kind_of == kind).to(outputs.device)
         if chosen.any():
             total = total + losses[chosen].mean()
     return total
@@ -136,18 +189,24 @@ def pretrain(
     config: PretrainConfig,
     device: torch.device,
     progress: bool = True,
+    train_energies: Sequence[np.ndarray] | None = None,
 ) -> PretrainResult:
     """Train a shared FCN with one output per target on 1 s crops; keep the best step on whole val tracks.
 
-    ``*_audio`` are 16 kHz mono waveforms ``[samples]``; ``*_values`` ``[n_tracks, len(targets)]``.
+    ``*_audio`` are 16 kHz mono waveforms ``[samples]``; ``*_values`` ``[n_tracks, len(targets)]``;
+    ``train_energies`` (needed with ``share`` targets, the last ``len(STEMS)``): the training
+    tracks' stem energies, from which each crop's own shares are computed.
     """
     if not len(train_audio) or not len(val_audio):
         raise DataError("pretraining needs tracks to train on and held-out tracks to validate on")
+    kinds = [t.kind for t in targets]
+    n_shares = kinds.count("share")
+    if n_shares and (train_energies is None or kinds[-n_shares:] != ["share"] * n_shares):
+        raise DataError("share targets come last and need the training tracks' stem energies")
     rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
     torch.manual_seed(config.seed)
     model = place(FCN(ModelArgs(n_outputs=len(targets))), device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
-    is_label = torch.tensor([t.kind == "label" for t in targets], device=device)
     values = torch.from_numpy(train_values)
     val_target = torch.from_numpy(val_values)
     history: list[dict[str, float]] = []
@@ -157,10 +216,19 @@ def pretrain(
     for step in bar:
         model.train()
         chosen = rng.integers(0, len(train_audio), config.batch_size)
-        batch = torch.from_numpy(random_crops(train_audio, chosen, config.input_length, rng)).to(device)
+        starts = random_crop_starts([len(a) for a in train_audio], chosen, config.input_length, rng)
+        batch = torch.from_numpy(random_crops(train_audio, chosen, config.input_length, rng, starts)).to(
+            device
+        )
+        batch_values = values[chosen].clone()
+        if n_shares:
+            assert train_energies is not None
+            batch_values[:, -n_shares:] = torch.from_numpy(
+                crop_shares(train_energies, chosen, starts, config.input_length)
+            )
         with autocast(config.precision, device):
             outputs = model(batch)
-        loss = target_loss(outputs.float(), values[chosen].to(device), is_label)
+        loss = target_loss(outputs.float(), batch_values.to(device), kinds)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -169,7 +237,7 @@ def pretrain(
             continue
         with autocast(config.precision, device):
             val_outputs = score_waveforms(model, val_audio, device)
-        val_loss = float(target_loss(torch.from_numpy(val_outputs), val_target, is_label.cpu()))
+        val_loss = float(target_loss(torch.from_numpy(val_outputs), val_target, kinds))
         history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss})
         if val_loss < best_loss:
             best_loss, best_step = val_loss, step

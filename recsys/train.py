@@ -103,15 +103,26 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def random_crops(
-    waveforms: Sequence[np.ndarray], indices: Sequence[int], length: int, rng: np.random.Generator
+def random_crop_starts(
+    lengths: Sequence[int], indices: Sequence[int], length: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """``[len(indices), length]``: one crop at a uniformly random offset from each chosen waveform."""
+    """``[len(indices)]``: a uniformly random start (in samples) of a ``length`` crop in each chosen track."""
+    return np.array([int(rng.integers(0, lengths[i] - length + 1)) for i in indices], dtype=np.int64)
+
+
+def random_crops(
+    waveforms: Sequence[np.ndarray],
+    indices: Sequence[int],
+    length: int,
+    rng: np.random.Generator,
+    starts: np.ndarray | None = None,
+) -> np.ndarray:
+    """``[len(indices), length]``: one crop from each chosen waveform, at ``starts`` or at random offsets."""
+    if starts is None:
+        starts = random_crop_starts([len(w) for w in waveforms], indices, length, rng)
     crops = np.empty((len(indices), length), dtype=np.float32)
-    for row, index in enumerate(indices):
-        audio = waveforms[index]
-        start = int(rng.integers(0, len(audio) - length + 1))
-        crops[row] = audio[start : start + length]
+    for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
+        crops[row] = waveforms[index][start : start + length]
     return crops
 
 

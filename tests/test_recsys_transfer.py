@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from lemons.catalogue.base import STEMS
+from lemons.catalogue.base import STEMS, Track
 from lemons.config import get_settings
 from lemons.errors import ModelError
 from recsys.checkpoint import load_checkpoint
@@ -17,7 +18,7 @@ from recsys.experiment import ex as train_ex
 from recsys.inference import score_waveforms
 from recsys.model import FCN, ModelArgs
 from recsys.pretrain import ex as pretrain_ex
-from recsys.pretraining import catalogue_targets, target_loss
+from recsys.pretraining import STEM_BLOCK, catalogue_targets, crop_shares, stem_energies, target_loss
 from recsys.train import silent_crops
 from tests.conftest import TEST_USER
 
@@ -37,7 +38,7 @@ def pretrain_shared(**updates):
 
 def test_targets_are_the_catalogues_labels_and_z_scored_values(recsys_catalogue) -> None:
     tracks = load_dataset("builtin").catalogue.tracks
-    targets, values = catalogue_targets(tracks, stem_shares=False, min_tag_count=2)
+    targets, values = catalogue_targets(tracks, min_tag_count=2)
     names = [t.name for t in targets]
     assert values.shape == (len(tracks), len(targets))
     genres = [n for n in names if n.startswith("genre:")]
@@ -46,24 +47,43 @@ def test_targets_are_the_catalogues_labels_and_z_scored_values(recsys_catalogue)
     for name in ("tempo", "loudness"):
         column = values[:, names.index(name)]
         assert abs(column.mean()) < 1e-5 and abs(column.std() - 1) < 1e-4
-    assert not any(n.startswith("share_") for n in names)
-    with_shares, _ = catalogue_targets(tracks, stem_shares=True, min_tag_count=2)
-    assert [t.name for t in with_shares][-len(STEMS) :] == [f"share_{s}" for s in STEMS]
+    assert {t.kind for t in targets} == {"label", "value"}
+
+
+def test_share_targets_are_the_stems_energy_shares_in_the_crop_heard() -> None:
+    block = STEM_BLOCK
+    stems = {s: np.zeros(8 * block, np.float32) for s in STEMS}
+    stems["piano"][: 4 * block] = 0.5  # the piano plays in the first half only
+    stems["drums"][:] = 0.5
+    energies = [stem_energies(stems)]
+    assert energies[0].shape == (len(STEMS), 8)
+    piano, drums = STEMS.index("piano"), STEMS.index("drums")
+    first_half, second_half = crop_shares(energies, [0, 0], np.array([0, 4 * block]), 4 * block)
+    assert first_half[piano] == pytest.approx(0.5) and first_half[drums] == pytest.approx(0.5)
+    assert second_half[piano] == 0 and second_half[drums] == 1
+    track = Track(id="t", title="t", artist="a", genre="rock", tempo=100.0, loudness=-10.0)
+    targets, values = catalogue_targets([track, replace(track, id="u", genre="pop")], energies * 2, 1)
+    assert [t.name for t in targets][-len(STEMS) :] == [f"share:{s}" for s in STEMS]
+    assert values[0, -len(STEMS) + piano] == pytest.approx(1 / 3)  # the whole track's share
+    silent = stem_energies({s: np.zeros(2 * block, np.float32) for s in STEMS})
+    assert np.isnan(crop_shares([silent], [0], np.array([0]), 2 * block)).all()  # left out of the loss
 
 
 def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -> None:
     outputs = torch.tensor([[0.0, 2.0], [0.0, 1.0]])
     values = torch.tensor([[1.0, 1.0], [0.0, float("nan")]])
-    is_label = torch.tensor([True, False])
     expected = math.log(2) + 1.0  # BCE of logit 0 is log 2 for either label; (2 - 1)² on the known value
-    assert float(target_loss(outputs, values, is_label)) == pytest.approx(expected)
+    assert float(target_loss(outputs, values, ["label", "value"])) == pytest.approx(expected)
+    shares = torch.tensor([[0.0, 0.0, 0.0]])  # 1 label, 2 soft shares: each kind weighs the same
+    soft = torch.tensor([[1.0, 0.5, 0.5]])
+    assert float(target_loss(shares, soft, ["label", "share", "share"])) == pytest.approx(2 * math.log(2))
 
 
 def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_catalogue, tmp_path) -> None:
     result = pretrain_shared()
     shared = load_checkpoint(result["published"])
     assert shared.model.args.n_outputs == len(shared.targets) > 2 and shared.user == ""
-    assert {t["kind"] for t in shared.targets} == {"label", "value"}
+    assert {t["kind"] for t in shared.targets} == {"label", "value", "share"}
 
     user_model = FCN(ModelArgs())
     user_model.load_backbone(shared.model)
