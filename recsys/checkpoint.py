@@ -109,6 +109,11 @@ class Recommender:
             raise ModelError("this recommender was not loaded from a file")
         return sha256_file(self.path)
 
+    @property
+    def frozen_blocks(self) -> int:
+        """How many conv blocks kept the weights the model started from (``freeze_blocks``; 0 = none)."""
+        return int(self.config.get("freeze_blocks", 0) or 0)
+
     def is_stale(self, current_fingerprint: str) -> bool:
         """Whether the model was trained on other data than the dataset now has for its user."""
         return current_fingerprint != self.data_fingerprint

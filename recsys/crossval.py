@@ -93,7 +93,7 @@ def cross_validate_user(
         if recommender.calibration:
             prior_calibration(model, labelled(fold.train).labels)
         test = labelled(fold.test)
-        if config.freeze_blocks:  # the frozen blocks' cached float16 outputs: within ~1e-2 of the logit
+        if config.freeze_blocks:  # through the frozen blocks' cached outputs
             store = FeatureStore(model, config.freeze_blocks, get_settings().cache_dir)
             fold_logits = store.score(store.features(test.waveforms), model)
         else:

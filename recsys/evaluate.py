@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lemons.errors import ModelError
 from lemons.io import atomic_open, write_json
 from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender
 from recsys.data import Dataset, load_split, load_waveforms
-from recsys.features import FeatureStore
 from recsys.inference import score_waveforms, sigmoid
 from recsys.metrics import balanced_weights, bootstrap_intervals, check_labels, ranking_metrics, reliability
+from recsys.ranking import rank_tracks
 
 
 class StaleModelWarning(UserWarning):
@@ -182,35 +181,26 @@ def recommendation_check(
 ) -> dict[str, Any]:
     """What the user is recommended from the whole catalogue, history left out, and how silence compares.
 
-    The catalogue is ranked through the cached outputs of the model's frozen blocks when it has any
-    (:class:`recsys.features.FeatureStore`, float16), else with whole tracks; the top ``top`` are then
-    scored exactly. ``silence_at_or_above`` counts the top tracks that digital silence of the same length
-    scores at least as high as: silence is the all-off input of every explanation.
+    The catalogue is ranked by :func:`recsys.ranking.rank_tracks` (through the cached outputs of the
+    model's frozen blocks when it has any). ``silence_at_or_above`` counts the top ``top`` tracks that
+    digital silence of the same length scores at least as high as: silence is the all-off input of
+    every explanation.
     """
     listened = data.listened(user)
-    candidates = [t for t in data.catalogue.ids if t not in listened]
-    depth = int(recommender.config.get("freeze_blocks", 0))
-    model = recommender.model
-    store = FeatureStore(model, depth, cache_dir if depth else None)  # only a shared prefix is worth caching
-    logits = np.zeros(len(candidates))
-    chunk = 64
-    with tqdm(total=len(candidates), desc=f"rank {user}", unit="track", disable=not progress) as bar:
-        for start in range(0, len(candidates), chunk):
-            waveforms = load_waveforms(data.catalogue, candidates[start : start + chunk], workers, False)
-            logits[start : start + chunk] = store.score(store.features(waveforms), model)
-            bar.update(len(waveforms))
-    chosen = [candidates[i] for i in np.argsort(-logits, kind="stable")[:top]]
+    ranking = rank_tracks(
+        recommender, data.catalogue, device=device, cache_dir=cache_dir, progress=progress, history=listened
+    )
+    best = ranking.top(top)
+    chosen, exact = [r.track_id for r in best], np.array([r.logit for r in best])
     waveforms = load_waveforms(data.catalogue, chosen, workers, False)
-    exact = score_waveforms(model, waveforms, device)
-    order = np.argsort(-exact, kind="stable")  # the exact scores decide the order within the top
-    chosen, waveforms, exact = [chosen[i] for i in order], [waveforms[i] for i in order], exact[order]
+    model = recommender.model
     silence = {
         n: float(score_waveforms(model, [np.zeros(n, np.float32)], device)[0]) for n in map(len, waveforms)
     }
     at_or_above = [silence[len(w)] >= z for w, z in zip(waveforms, exact, strict=True)]
     return {
-        "n_candidates": len(candidates),
-        "n_history_excluded": len(data.catalogue.ids) - len(candidates),
+        "n_candidates": len(ranking.tracks) + len(ranking.skipped),
+        "n_history_excluded": ranking.n_excluded,
         "top": [
             {
                 "track_id": t,

@@ -2,7 +2,7 @@
 
 A user's FCN fine-tuned from the shared model keeps its first conv blocks as they are (``freeze_blocks``),
 so the output of those blocks is the same for every persona. :class:`FeatureStore` computes it once per
-track (whole tracks, 16 kHz mono) and keeps it as float16 ``.npy`` files under
+track (whole tracks, 16 kHz mono) and keeps it as float32 ``.npy`` files under
 ``<cache_dir>/features/<prefix hash>/<audio hash>.npy``, written atomically; training and ranking then
 run only the blocks that follow. Most of the FCN's arithmetic is in its early blocks (at full time
 resolution), so this makes fine-tuning and ranking several times cheaper.
@@ -21,7 +21,7 @@ from tqdm import tqdm
 from lemons.io import atomic_path
 from recsys.model import FCN
 
-FEATURE_DTYPE = np.float16
+FEATURE_DTYPE = np.float32  # the blocks that follow give the same logits as the whole model
 
 
 def prefix_hash(model: FCN, depth: int) -> str:
@@ -57,7 +57,7 @@ def freeze_prefix(model: FCN, depth: int) -> None:
 
 
 class FeatureStore:
-    """Block-``depth`` feature maps ``[channels, mels, time]`` (float16) of whole waveforms.
+    """Block-``depth`` feature maps ``[channels, mels, time]`` (float32) of whole waveforms.
 
     Cached by the prefix's weights and the audio content, when ``cache_dir`` is given.
     """
@@ -83,7 +83,7 @@ class FeatureStore:
     def features(
         self, waveforms: Sequence[np.ndarray], progress: bool = False, desc: str = "features"
     ) -> list[np.ndarray]:
-        """One float16 feature map per waveform, from the cache where it holds one."""
+        """One feature map per waveform, from the cache where it holds one."""
         out: list[np.ndarray] = []
         for waveform in tqdm(waveforms, desc=desc, unit="track", disable=not progress, leave=False):
             path = None

@@ -3,6 +3,11 @@
 Scores are cached per model (keyed by the checkpoint's SHA-256) and per track (keyed by the audio
 content), in ``<cache_dir>/scores/<model sha>.json``, written atomically after every chunk: a second
 ranking of the same catalogue is instant, and an interrupted one resumes.
+
+A model whose first conv blocks were frozen when it was fine-tuned (every persona started from the
+shared model) shares them with the other such models: with a ``cache_dir``, their whole-track output
+is computed once per track (:class:`recsys.features.FeatureStore`) and each model runs only the blocks
+that follow, which gives the same logits several times faster.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from lemons.catalogue.base import Catalogue
 from lemons.errors import AudioError
 from lemons.io import read_json, write_json
 from recsys.checkpoint import Recommender
+from recsys.features import FeatureStore
 from recsys.inference import score_waveforms, sigmoid
 
 CACHE_FORMAT = "lemons-scores"
@@ -100,6 +106,8 @@ def rank_tracks(
     keys = {track_id: catalogue.audio_checksum(track_id) for track_id in ids}
     todo = [t for t in ids if keys[t] not in cache.scores]
     skipped: list[tuple[str, str]] = []
+    depth = recommender.frozen_blocks
+    store = FeatureStore(recommender.model, depth, cache_dir) if depth and cache_dir else None
     with tqdm(total=len(todo), desc="rank", unit="track", disable=not progress or not todo) as bar:
         for start in range(0, len(todo), chunk):
             loaded: list[tuple[str, np.ndarray]] = []
@@ -109,7 +117,11 @@ def rank_tracks(
                 except AudioError as exc:
                     skipped.append((track_id, str(exc)))
             if loaded:
-                logits = score_waveforms(recommender.model, [w for _, w in loaded], device)
+                waveforms = [w for _, w in loaded]
+                if store is not None:
+                    logits = store.score(store.features(waveforms))
+                else:
+                    logits = score_waveforms(recommender.model, waveforms, device)
                 for (track_id, _), logit in zip(loaded, logits, strict=True):
                     cache.scores[keys[track_id]] = float(logit)
                 cache.save()

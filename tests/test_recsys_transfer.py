@@ -19,6 +19,7 @@ from recsys.inference import score_waveforms
 from recsys.model import FCN, ModelArgs
 from recsys.pretrain import ex as pretrain_ex
 from recsys.pretraining import STEM_BLOCK, catalogue_targets, crop_shares, stem_energies, target_loss
+from recsys.ranking import rank_tracks
 from recsys.train import silent_crops
 from tests.conftest import TEST_USER
 
@@ -153,8 +154,16 @@ def test_fine_tuning_keeps_the_frozen_blocks_and_caches_their_features(recsys_ca
     assert all(torch.equal(after[k], before[k]) for k in after if k.startswith(frozen))  # BN stats too
     assert not torch.equal(after["blocks.3.0.weight"], before["blocks.3.0.weight"])
     cached = list((get_settings().cache_dir / "features").glob("*/*.npy"))
-    splits = load_dataset("builtin").user(TEST_USER)
+    data = load_dataset("builtin")
+    splits = data.user(TEST_USER)
     assert len(cached) == len(splits.train) + len(splits.val)
+
+    ranking = rank_tracks(recommender, data.catalogue, cache_dir=get_settings().cache_dir, progress=False)
+    assert len(list((get_settings().cache_dir / "features").glob("*/*.npy"))) == len(data.catalogue)
+    ranked = ranking.top(len(ranking.tracks))
+    audio = [data.catalogue.load_audio(r.track_id) for r in ranked]
+    exact = score_waveforms(model, audio)  # the whole model on whole tracks
+    assert np.allclose([r.logit for r in ranked], exact, atol=1e-4)
 
 
 def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
@@ -168,8 +177,7 @@ def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
     again = store.features(test.waveforms)  # from the cache
     assert all(np.array_equal(a, b) for a, b in zip(features, again, strict=True))
     exact = score_waveforms(model, test.waveforms)
-    assert np.allclose(store.score(features), exact, atol=2e-2)  # float16 storage
-    assert np.allclose(store.score([store.compute(w[None])[0] for w in test.waveforms]), exact, atol=1e-4)
+    assert np.allclose(store.score(features), exact, atol=1e-4)
     assert feature_width(16000, model, 3) == store.compute(np.zeros((1, 16000), np.float32)).shape[-1]
 
 
