@@ -128,6 +128,11 @@ def crop_shares(
     ).astype(np.float32)
 
 
+def masked(kinds: Sequence[str], kind: str) -> list[str]:
+    """``kinds`` with every other kind of target renamed so that :func:`target_loss` leaves it out."""
+    return [k if k == kind else "ignored" for k in kinds]
+
+
 def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
     """The sum over kinds of target of their mean loss: BCE (``label``, ``share``), squared error (``value``).
 
@@ -237,12 +242,20 @@ def pretrain(
             continue
         with autocast(config.precision, device):
             val_outputs = score_waveforms(model, val_audio, device)
-        val_loss = float(target_loss(torch.from_numpy(val_outputs), val_target, kinds))
-        history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss})
+        outputs_val = torch.from_numpy(val_outputs)
+        val_loss = float(target_loss(outputs_val, val_target, kinds))
+        by_kind = {
+            f"val_loss_{kind}": float(target_loss(outputs_val, val_target, masked(kinds, kind)))
+            for kind in sorted(set(kinds))
+        }
+        history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss, **by_kind})
         if val_loss < best_loss:
             best_loss, best_step = val_loss, step
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        tqdm.write(f"step {step:5d}  train loss {loss.item():.4f}  val loss {val_loss:.4f}")
+        tqdm.write(
+            f"step {step:5d}  train loss {loss.item():.4f}  val loss {val_loss:.4f}  "
+            + "  ".join(f"{k[4:]} {v:.4f}" for k, v in by_kind.items())
+        )
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
