@@ -25,8 +25,9 @@ FEATURE_DTYPE = np.float32  # the blocks that follow give the same logits as the
 
 
 def prefix_hash(model: FCN, depth: int) -> str:
-    """SHA-256 of everything the first ``depth`` blocks compute with: model args, front end and weights."""
-    digest = hashlib.sha256(repr((model.args.to_dict(), depth)).encode())
+    """SHA-256 of everything the first ``depth`` blocks compute with (model args, front end and weights)
+    and of the stored dtype."""
+    digest = hashlib.sha256(repr((model.args.to_dict(), depth, np.dtype(FEATURE_DTYPE).name)).encode())
     prefixes = ("front_end.", "spec_bn.", *(f"blocks.{i}." for i in range(depth)))
     for name, tensor in sorted(model.state_dict().items()):
         if name.startswith(prefixes):
