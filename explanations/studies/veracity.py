@@ -213,9 +213,9 @@ def veracity_summary(summary: list[dict], n_tracks: int, n_samples: int) -> list
         "# Veracity on planted tastes",
         "",
         f"For each planted-taste persona, the {n_tracks} tracks its model ranks highest are explained "
-        f"(N_s = {n_samples}, `--label {QUESTION}`); a hit is the planted source being the component that "
-        "raises the relevance "
-        "most (Top-1) or among the three that raise it most (Top-3). Chance for 5 sources: 20 % and 60 %.",
+        f"(N_s = {n_samples}, `--label {QUESTION}`); a hit is the planted source being the component "
+        "that raises the relevance most (Top-1) or among the three that raise it most (Top-3). Chance "
+        "for 5 sources: 20 % and 60 %.",
         "",
         *markdown_table(["user", "planted", "type", "separator", "tracks", "Top-1", "Top-3"], rows),
     ]
