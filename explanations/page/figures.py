@@ -4,6 +4,7 @@ say which question was answered."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +22,8 @@ TOP_COLOUR = "#d62728"
 OTHER_COLOUR = "#1f77b4"
 #: Points per second in waveform envelopes (enough to see the shape, small to draw).
 ENVELOPE_RATE = 50
+#: Characters per line of a figure's title (the question answered is wrapped to it).
+TITLE_WIDTH = 95
 
 
 def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +105,7 @@ def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
     title = [
         f"{result.track_id}: {explanation.kind} explanation, fidelity R² = {explanation.fidelity:.2f}"
         + (f", separator {explanation.separator}" if explanation.separator else ""),
-        explanation.answers(),
+        *textwrap.wrap(explanation.answers(), TITLE_WIDTH),
         *([] if top else [f"no component {raises(explanation.label)}s the relevance"]),
     ]
     rows_height = 1.1 * n_sources + 0.25 * len(title)
