@@ -21,8 +21,9 @@ import pandas as pd
 import streamlit as st
 
 from explanations.audiolime.factorization import EXPLANATION_TYPES
-from explanations.audiolime.listen import highlight
+from explanations.audiolime.listen import Highlight, empty_highlight_note, highlight
 from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_track
+from explanations.audiolime.questions import QUESTIONS, lowers, raises
 from explanations.audiolime.separation import SEPARATORS, available_separators
 from explanations.page import illustrations, ui
 from explanations.page.figures import draw_source_rows, draw_weight_grid
@@ -267,7 +268,15 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
             help="; ".join(f"{name} = {SEPARATORS[name].description}" for name in choices),
             key="separator",
         )
-    settings = ExplainSettings(kind.name, n_samples, seed)
+    question = st.radio(
+        "question",
+        QUESTIONS.names(),
+        format_func=lambda name: QUESTIONS[name].title,
+        horizontal=True,
+        key="question",
+        help="; ".join(f"{q.title} {q.description}" for q in QUESTIONS),
+    )
+    settings = ExplainSettings(kind.name, n_samples, seed, question=question)
     request = (user, catalogue.name, track_id, settings, separator)
     if st.button("Compute Explanation", type="primary"):
         st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
@@ -305,8 +314,27 @@ def compute(
     return result
 
 
+def show_highlight(chosen: Highlight, title: str) -> None:
+    """The chosen components' descriptions and a player of them."""
+    st.write("; ".join(chosen.descriptions))
+    st.iframe(ui.player_html(chosen.audio, chosen.sr, title), height=120)
+
+
+def show_against(result: TrackExplanation) -> None:
+    """Where no component works for the explained label: say so, and play the 3 that work against it."""
+    explanation = result.explanation
+    against = highlight(explanation, result.factorization, 3, against=True)
+    st.write(empty_highlight_note(explanation, against).capitalize() + ".")
+    if not against.empty:
+        title = f"What {lowers(explanation.label)}s the relevance most"
+        st.subheader(title)
+        show_highlight(against, title)
+
+
 def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, track_id: str) -> None:
-    """The fidelity, the Top Highlight and Top-3 with players and figures, the weights, the download."""
+    """The question answered, the fidelity, the Top Highlight and Top-3 with players and figures (or,
+    where no component works for the explained label, the ones that work against it), the weights,
+    the download."""
     explanation, factorization = result.explanation, result.factorization
     took = "from the cache" if result.cached else f"computed in {explanation.timings.get('total_s', 0):.0f} s"
     st.caption(
@@ -319,24 +347,20 @@ def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, 
         + f" &nbsp; {ui.fidelity_meaning(explanation.fidelity)}",
         unsafe_allow_html=True,
     )
-    if explanation.label == 0:
-        st.info(
-            "The recommender's relevance for this track is below 0.5, so the explanation shows what "
-            "makes it *not* relevant for you."
-        )
+    st.info(f"This explanation answers: {explanation.answers()}")
     for title, k in (("Top Highlight", 1), ("Top-3", 3)):
         chosen = highlight(explanation, factorization, k)
         st.subheader(title)
         if chosen.empty:
-            st.write("no component has a positive weight")
-            continue
-        st.write("; ".join(chosen.descriptions))
-        st.iframe(ui.player_html(chosen.audio, chosen.sr, title), height=120)
+            show_against(result)
+            break
+        show_highlight(chosen, title)
         rows = draw_source_rows(result, k)
         st.pyplot(rows)
         plt.close(rows)
     st.subheader("All the weights")
-    st.caption("red pushes towards the explained decision, blue against it")
+    label = explanation.label
+    st.caption(f"red {raises(label)}s the relevance, blue {lowers(label)}s it")
     grid = draw_weight_grid(result)
     st.pyplot(grid)
     plt.close(grid)

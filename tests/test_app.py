@@ -146,9 +146,28 @@ def test_compute_explanation_only_when_pressed_then_from_the_cache(app: AppTest,
     assert "no component has a positive weight" not in texts(app)
     assert "fidelity:" in texts(app)
     assert any("N_s = 32" in c.value and "computed in" in c.value for c in app.caption)
+    assert [i.value for i in app.info][-1].startswith("This explanation answers: why is the track relevant?")
     assert len(app.get("download_button")) == 1
     app.button[0].click().run()  # the same request again
     assert any("from the cache" in c.value for c in app.caption)
+
+
+@pytest.mark.slow
+def test_the_question_is_chosen_and_said(app: AppTest) -> None:
+    question = app.radio(key="question")
+    assert question.value == "relevant" and list(question.options) == [
+        "Why is it recommended?", "Why not?", "LIME's top label (the original LEMONS)",
+    ]  # fmt: skip
+    app.sidebar.toggle[0].set_value(True).run()
+    app.sidebar.number_input[0].set_value(32).run()
+    app.radio(key="question").set_value("not-relevant").run()
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    assert app.info[-1].value.startswith("This explanation answers: why is the track not relevant?")
+    assert any("red lowers the relevance, blue raises it" in c.value for c in app.caption)
+    headings = [s.value for s in app.subheader]
+    if "Top-3" not in headings:  # nothing lowers the relevance: said plainly, with what raises it
+        assert "No component lowers the relevance" in texts(app)
 
 
 def test_errors_are_messages_not_tracebacks(app: AppTest, tmp_path, monkeypatch) -> None:

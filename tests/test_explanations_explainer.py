@@ -18,10 +18,12 @@ from explanations.audiolime.explainer import (
     sample_perturbations,
 )
 from explanations.audiolime.factorization import factorize
+from explanations.audiolime.pipeline import ExplainSettings
+from explanations.audiolime.questions import QUESTIONS
 from explanations.audiolime.scoring import WaveformScorer, score_perturbations
 from explanations.audiolime.separation import get_separator
 from lemons.catalogue.builtin import BuiltinCatalogue
-from lemons.errors import ExplanationError
+from lemons.errors import ConfigError, ExplanationError
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -205,9 +207,88 @@ def test_top_k_towards_relevance_reads_a_not_relevant_explanation_in_mirror() ->
     explanation = Explanation(
         kind="source", component_names=names, sources=names, n_segments=1,
         weights=[0.3, -0.2, -0.5, 0.1, -0.05], intercept=0.5, fidelity=0.9, local_prediction=0.8,
-        relevance=0.2, label=0, n_samples=64, seed=0, separator="reference",
+        relevance=0.2, label=0, question="top", n_samples=64, seed=0, separator="reference",
     )  # fmt: skip
     assert explanation.top_k(2) == [0, 3]  # what makes it "not relevant"
     assert explanation.top_k(3, towards_relevance=True) == [2, 1, 4]  # what raises the relevance
     explanation.label = 1
     assert explanation.top_k(2, towards_relevance=True) == [0, 3]
+
+
+def ceiling_listener(audio: np.ndarray, segment: int, ceiling: float):
+    """Relevance that only segment ``segment`` raises, scaled to stay below ``ceiling``."""
+    listener = segment_listener(audio, segment)
+    return lambda batch: ceiling * listener(batch)
+
+
+def test_each_question_on_a_recommender_below_0_5_everywhere(track) -> None:
+    audio, _ = track
+    factorization = factorize("time", audio)
+    scorer = WaveformScorer(factorization, ceiling_listener(audio, 3, ceiling=0.45))
+    answers = {name: explain(factorization, scorer, 256, seed=2, question=name) for name in QUESTIONS.names()}
+    relevant, not_relevant, top = answers["relevant"], answers["not-relevant"], answers["top"]
+    assert relevant.relevance < 0.5 and relevant.question == "relevant"
+    # why is it recommended? segment 3 is what raises the relevance
+    assert relevant.label == 1 and relevant.top_k(1) == [3] and relevant.against_k(1) != [3]
+    # why not? segment 3 works against "not relevant"; the other segments, near-silent in effect, lead
+    assert not_relevant.label == 0 and 3 not in not_relevant.top_k(5) and not_relevant.against_k(1) == [3]
+    np.testing.assert_allclose(not_relevant.weights, -np.asarray(relevant.weights), atol=1e-9)
+    # LIME's top label below 0.5 is "not relevant", exactly as the original rule computed it
+    assert top.label == 0 and top.weights == not_relevant.weights
+    masks = sample_perturbations(5, 256, seed=2)
+    values = score_perturbations(masks, scorer)
+    original = fit_surrogate(masks, values, label=int(values[0] >= 0.5), seed=2)
+    assert top.weights == [float(w) for w in original.weights] and top.fidelity == original.fidelity
+    assert "why is the track not relevant?" in top.answers() and "top label" in top.answers()
+    assert relevant.answers().startswith("why is the track relevant?")
+
+
+def test_top_is_relevant_where_the_recommender_says_relevant(track) -> None:
+    audio, _ = track
+    factorization = factorize("time", audio)
+    scorer = WaveformScorer(factorization, lambda batch: 0.55 + 0.4 * segment_listener(audio, 1)(batch))
+    relevant = explain(factorization, scorer, 128, seed=0)
+    top = explain(factorization, scorer, 128, seed=0, question="top")
+    assert relevant.question == "relevant"  # the default
+    assert relevant.label == top.label == 1 and top.weights == relevant.weights
+    assert relevant.top_k(1) == [1]
+
+
+def test_the_top_highlight_is_empty_only_when_nothing_raises_the_relevance(track) -> None:
+    audio, _ = track
+    factorization = factorize("time", audio)
+
+    def quieter_is_better(batch: np.ndarray) -> np.ndarray:  # every segment lowers the relevance
+        return sigmoid(1 - 30 * np.sqrt(np.mean(batch**2, axis=1)))
+
+    scorer = WaveformScorer(factorization, quieter_is_better)
+    relevant = explain(factorization, scorer, 128, seed=0)
+    assert relevant.top_k(3) == [] and len(relevant.against_k(3)) == 3
+    assert all(relevant.weights[i] < 0 for i in relevant.against_k(5))
+    why_not = explain(factorization, scorer, 128, seed=0, question="not-relevant")
+    assert why_not.top_k(3) == relevant.against_k(3)
+
+
+def test_an_unknown_question_lists_the_valid_ones(track) -> None:
+    audio, _ = track
+    factorization = factorize("time", audio)
+    scorer = WaveformScorer(factorization, segment_listener(audio, 1))
+    message = r"unknown question \(--label\) 'why'; use one of relevant, not-relevant, top"
+    with pytest.raises(ConfigError, match=message):
+        explain(factorization, scorer, 16, question="why")
+    with pytest.raises(ConfigError, match=message):
+        ExplainSettings("time", question="why")
+
+
+def test_top_k_by_absolute_weight_takes_either_sign_and_skips_silence() -> None:
+    names = [f"segment{i}" for i in range(5)]
+    explanation = Explanation(
+        kind="time", component_names=names, sources=["mix"], n_segments=5,
+        weights=[0.1, -0.6, 0.3, 0.0, -0.2], intercept=0.5, fidelity=0.9, local_prediction=0.4,
+        relevance=0.4, label=1, question="relevant", n_samples=64, seed=0, separator=None, silent=[2],
+    )  # fmt: skip
+    assert explanation.top_k_absolute(3) == [1, 4, 0]  # 2 is silent, 3 has no weight
+    assert explanation.top_k(3) == [0] and explanation.against_k(3) == [1, 4]
+    explanation.label = 0  # the mirror image: the same components by magnitude
+    explanation.weights = [-w for w in explanation.weights]
+    assert explanation.top_k_absolute(3) == [1, 4, 0]

@@ -15,8 +15,8 @@ from lemons.errors import ConfigError
 def explanation(weights: list[float], label: int = 1, silent: list[int] | None = None) -> Explanation:
     n = len(weights)
     return Explanation(
-        "time", [f"segment{i}" for i in range(n)], ["mix"], n, weights, 0.0, 0.9, 0.5, 0.6, label, 64, 0,
-        None, silent or [],
+        "time", [f"segment{i}" for i in range(n)], ["mix"], n, weights, 0.0, 0.9, 0.5, 0.6, label,
+        "relevant" if label == 1 else "not-relevant", 64, 0, None, silent or [],
     )  # fmt: skip
 
 

@@ -132,8 +132,11 @@ def test_explain_command_writes_listenable_files_a_report_and_a_figure(
     assert lemons_main(args) == 0
     printed = capsys.readouterr().out
     assert "fidelity (R²):" in printed and "Top Highlight:" in printed
+    assert "answers: why is the track relevant? (--label relevant" in printed
     report = json.loads((out / "explanation.json").read_text())
     assert report["type"] == kind and report["track"] == track_id
+    assert report["question"] == "relevant" and report["explained_label"] == "relevant"
+    assert report["answers"] in printed
     n_segments = 1 if kind == "source" else 5  # a source explanation covers the whole track
     assert report["parameters"] == {"n_samples": 48, "seed": 1, "n_segments": n_segments, "k": 3}
     assert report["separator"] == (None if kind == "time" else "reference")
@@ -163,3 +166,53 @@ def test_explain_command_reports_errors_without_a_traceback(
     )
     assert "lemons setup weights --model 4stems" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_explain_command_answers_the_question_asked(
+    model_path, tiny_catalogue_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("LEMONS_CATALOGUE_DIR", str(tiny_catalogue_dir))
+    track_id = BuiltinCatalogue(tiny_catalogue_dir).ids[3]
+    args = ["explain", "--user", "listener", "--model", str(model_path), "--track", track_id,
+            "--type", "time", "--n-samples", "64", "--quiet"]  # fmt: skip
+    reports = {}
+    for question in ("relevant", "not-relevant", "top"):
+        assert lemons_main([*args, "--label", question, "--out", str(tmp_path / question)]) == 0
+        reports[question] = json.loads((tmp_path / question / "explanation.json").read_text())
+        assert reports[question]["question"] == question
+        assert f"--label {question}" in capsys.readouterr().out
+    weights = {q: np.array([c["weight"] for c in r["components"]]) for q, r in reports.items()}
+    np.testing.assert_allclose(weights["not-relevant"], -weights["relevant"], atol=1e-9)
+    relevant = reports["relevant"]["relevance"] >= 0.5
+    assert reports["top"]["explained_label"] == ("relevant" if relevant else "not relevant")
+    np.testing.assert_array_equal(weights["top"], weights["relevant" if relevant else "not-relevant"])
+    # each question's Top-3 are components that push its way; the others push the other way
+    for question, sign in (("relevant", 1), ("not-relevant", -1)):
+        names = [c["name"] for c in reports[question]["components"]]
+        assert all(
+            sign * weights["relevant"][names.index(n)] > 0 for n in reports[question]["top_3"]["components"]
+        )
+        assert all(
+            sign * weights["relevant"][names.index(n)] < 0
+            for n in reports[question]["against_3"]["components"]
+        )
+    with pytest.raises(SystemExit):
+        lemons_main([*args, "--label", "why", "--out", str(tmp_path / "why")])
+    assert "invalid choice: 'why' (choose from 'relevant', 'not-relevant', 'top')" in capsys.readouterr().err
+
+
+def test_an_empty_top_highlight_says_so_and_names_what_lowers_the_relevance(
+    model_path, catalogue, tmp_path
+) -> None:
+    from explanations.page.outputs import write_outputs
+
+    recommender = load_checkpoint(model_path)
+    result = explain_track(recommender, catalogue, catalogue.ids[2], ExplainSettings("time", 64, 0))
+    explanation = result.explanation
+    explanation.weights = [-abs(w) - 0.01 for w in explanation.weights]  # nothing raises the relevance
+    data = write_outputs(result, tmp_path, 3)
+    assert data["top_highlight"]["components"] == [] and "top_highlight" not in data["files"]
+    assert data["note"].startswith("no component raises the relevance; the components that lower it most: ")
+    assert data["against_3"]["descriptions"] and all(
+        d in data["note"] for d in data["against_3"]["descriptions"]
+    )

@@ -19,6 +19,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances
 
 from explanations.audiolime.factorization import ComponentLayout
+from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS, RELEVANT, answered
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn, score_perturbations
 from lemons.errors import ConfigError, ExplanationError
 
@@ -95,7 +96,8 @@ class Explanation:
     """An audioLIME explanation of one track for one recommender.
 
     ``weights`` ``[n_components]`` follow ``component_names``; positive weights push towards the
-    explained ``label`` (1 = relevant, the usual case for a recommendation; 0 = not relevant).
+    explained ``label`` (1 = relevant, the usual case for a recommendation; 0 = not relevant), which
+    the ``question`` asked (a name in :data:`~explanations.audiolime.questions.QUESTIONS`) chose.
     """
 
     kind: str
@@ -108,6 +110,7 @@ class Explanation:
     local_prediction: float
     relevance: float  # the recommender's relevance of the original instance (row 0)
     label: int
+    question: str
     n_samples: int
     seed: int
     separator: str | None
@@ -115,17 +118,42 @@ class Explanation:
     n_distinct: int = 0  # distinct perturbations scored
     timings: dict[str, float] = field(default_factory=dict)
 
+    def answers(self) -> str:
+        """The question this explanation answered, in words (see :func:`questions.answered`)."""
+        return answered(self.question, self.label, self.relevance)
+
+    def towards_relevance(self) -> np.ndarray:
+        """The weights ``[n_components]`` as pushes on the relevance: positive raises it.
+
+        These are the weights themselves when ``label`` is 1 and sign-flipped when it is 0 (LIME's
+        two-class fits are mirror images).
+        """
+        return np.asarray(self.weights, dtype=np.float64) * (1 if self.label == RELEVANT else -1)
+
     def top_k(self, k: int = 3, towards_relevance: bool = False) -> list[int]:
         """Indices of the (at most) ``k`` largest positive weights, largest first; silent ones skipped.
 
         The weights are those of the explained ``label``; with ``towards_relevance`` they are those
-        pushing the relevance up (the same, sign-flipped when ``label`` is 0: LIME's two-class fits are
-        mirror images).
+        pushing the relevance up (:meth:`towards_relevance`).
         """
-        weights = np.asarray(self.weights) * (-1 if towards_relevance and self.label == 0 else 1)
-        order = np.argsort(-weights, kind="stable")
-        chosen = [int(i) for i in order if weights[i] > 0 and i not in self.silent]
-        return chosen[:k]
+        return self._largest(self.towards_relevance() if towards_relevance else np.asarray(self.weights), k)
+
+    def against_k(self, k: int = 3) -> list[int]:
+        """Indices of the (at most) ``k`` most negative weights (against the explained label), most first."""
+        return self._largest(-np.asarray(self.weights), k)
+
+    def top_k_absolute(self, k: int = 3) -> list[int]:
+        """Indices of the (at most) ``k`` largest weights by magnitude, either sign, largest first.
+
+        The original LEMONS stability study's Top-k (``absolute_feature_sort``); the same whichever
+        label is explained. Silent components and zero weights are skipped.
+        """
+        return self._largest(np.abs(self.weights), k)
+
+    def _largest(self, values: np.ndarray, k: int) -> list[int]:
+        """The ``k`` largest positive ``values`` ``[n_components]``' indices, largest first, none silent."""
+        order = np.argsort(-values, kind="stable")
+        return [int(i) for i in order if values[i] > 0 and i not in self.silent][:k]
 
     def weight_grid(self) -> np.ndarray:
         """``[n_sources, n_segments]`` weights (component ``segment·n_sources + source``)."""
@@ -167,17 +195,22 @@ def explain(
     progress: bool = False,
     on_progress: ProgressFn | None = None,
     parts: LimeParts = STANDARD_PARTS,
+    question: str = DEFAULT_QUESTION,
 ) -> Explanation:
     """Explain the relevance of the instance (all of ``layout``'s components on) with audioLIME.
 
     ``scorer`` scores masks over ``layout``'s components; ``parts`` samples them and fits the surrogate.
+    ``question`` (see :data:`~explanations.audiolime.questions.QUESTIONS`) picks the class explained:
+    ``relevant`` (what raises the relevance), ``not-relevant`` or ``top`` (LIME's top label).
 
     Raises:
+        ConfigError: an unknown ``question``.
         ExplanationError: the recommender gives every perturbed input the same relevance (R² undefined),
             or returns non-finite values.
     """
     started = time.perf_counter()
     check_n_samples(n_samples)
+    asked = QUESTIONS[question]
     masks = parts.sampler(layout.n_components, n_samples, seed)
     values = score_perturbations(masks, scorer, progress=progress, on_progress=on_progress)
     scored = time.perf_counter()
@@ -186,7 +219,7 @@ def explain(
             f"the recommender gives every perturbed input the same relevance ({values[0]:.4f}), so no "
             "component changes its decision and the surrogate's fit (R²) is undefined"
         )
-    label = int(values[0] >= 0.5)  # the top class of the original input
+    label = asked.label(float(values[0]))
     surrogate = parts.surrogate(masks, values, label, seed, parts.kernel)
     return Explanation(
         kind=layout.kind,
@@ -199,6 +232,7 @@ def explain(
         local_prediction=surrogate.local_prediction,
         relevance=float(values[0]),
         label=label,
+        question=question,
         n_samples=n_samples,
         seed=seed,
         separator=separator,

@@ -15,6 +15,7 @@ import numpy as np
 from explanations.audiolime.explainer import Explanation
 from explanations.audiolime.factorization import Factorization
 from explanations.audiolime.pipeline import TrackExplanation
+from explanations.audiolime.questions import lowers, raises
 from lemons.audio import SILENCE_PEAK
 
 
@@ -35,13 +36,19 @@ class Highlight:
 
     @property
     def empty(self) -> bool:
-        """Whether no component was chosen (no positive weight)."""
+        """Whether no component was chosen (no weight of the sign asked for)."""
         return not self.indices
 
 
-def highlight(explanation: Explanation, factorization: Factorization, k: int) -> Highlight:
-    """The ``k`` components with the largest positive weights (fewer if fewer are positive)."""
-    indices = explanation.top_k(k)
+def highlight(
+    explanation: Explanation, factorization: Factorization, k: int, against: bool = False
+) -> Highlight:
+    """The ``k`` components with the largest positive weights (fewer if fewer are positive).
+
+    With ``against``, the ``k`` most negative ones instead: what works against the explained label
+    (shown where no component works for it).
+    """
+    indices = explanation.against_k(k) if against else explanation.top_k(k)
     rows = factorization.by_source(indices)
     if rows:
         loud = np.flatnonzero(np.max(np.abs(np.stack(list(rows.values()))), axis=0) >= SILENCE_PEAK)
@@ -61,12 +68,26 @@ def highlight(explanation: Explanation, factorization: Factorization, k: int) ->
     )
 
 
+def empty_highlight_note(explanation: Explanation, against: Highlight) -> str:
+    """What to say when no component has a positive weight: none raises (or lowers) the relevance,
+    and those that do the opposite most (``against``)."""
+    note = f"no component {raises(explanation.label)}s the relevance"
+    if against.empty:
+        return note
+    return f"{note}; the components that {lowers(explanation.label)} it most: " + "; ".join(
+        against.descriptions
+    )
+
+
 def report(result: TrackExplanation, k: int, context: dict | None = None) -> dict:
-    """The JSON report: weights per component, fidelity, the chosen components, parameters, timings."""
+    """The JSON report: the question answered, weights per component, fidelity, the chosen components
+    (and, under ``against_<k>``, the ``k`` that work against the explained label most), parameters,
+    timings."""
     explanation, factorization = result.explanation, result.factorization
     chosen = {
         "top_highlight": highlight(explanation, factorization, 1),
         f"top_{k}": highlight(explanation, factorization, k),
+        f"against_{k}": highlight(explanation, factorization, k, against=True),
     }
     return {
         **(context or {}),
@@ -80,7 +101,9 @@ def report(result: TrackExplanation, k: int, context: dict | None = None) -> dic
             "k": k,
         },
         "relevance": explanation.relevance,
+        "question": explanation.question,
         "explained_label": "relevant" if explanation.label == 1 else "not relevant",
+        "answers": explanation.answers(),
         "fidelity": explanation.fidelity,
         "intercept": explanation.intercept,
         "local_prediction": explanation.local_prediction,
@@ -98,6 +121,11 @@ def report(result: TrackExplanation, k: int, context: dict | None = None) -> dic
             key: {"components": h.names, "descriptions": h.descriptions, "start_s": h.start}
             for key, h in chosen.items()
         },
+        **(
+            {"note": empty_highlight_note(explanation, chosen[f"against_{k}"])}
+            if chosen["top_highlight"].empty
+            else {}
+        ),
         "n_distinct_perturbations": explanation.n_distinct,
         "cached": result.cached,
         "timings": explanation.timings,

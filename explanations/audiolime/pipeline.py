@@ -1,8 +1,9 @@
 """Explaining one track for one user's recommender: separate, factorize, explain, cache.
 
 An explanation is cached as JSON in ``<cache_dir>/explanations/`` under a key made of the model's
-checksum, the audio's content key, the explanation type, the separator, N_s, the seed and the number
-of segments: a repeated request returns at once. Spleeter separations have their own cache.
+checksum, the audio's content key, the explanation type, the separator, N_s, the seed, the number
+of segments and the question asked: a repeated request returns at once. Spleeter separations have
+their own cache.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from explanations.audiolime.explainer import (
     explain,
 )
 from explanations.audiolime.factorization import DEFAULT_SEGMENTS, EXPLANATION_TYPES, Factorization, factorize
+from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn
 from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
@@ -37,7 +39,7 @@ from lemons.io import read_json, sha256_array, write_json
 from recsys.checkpoint import Recommender
 
 CACHE_FORMAT = "lemons-explanation"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: explanations record the question they answer
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,11 @@ class ExplainSettings:
     n_samples: int = DEFAULT_SAMPLES
     seed: int = 0
     n_segments: int = DEFAULT_SEGMENTS
+    question: str = DEFAULT_QUESTION  # a name in QUESTIONS: relevant, not-relevant or top
 
     def __post_init__(self) -> None:
         EXPLANATION_TYPES[self.kind]  # an unknown type raises ConfigError
+        QUESTIONS[self.question]  # so does an unknown question, listing the valid ones
         check_n_samples(self.n_samples)
 
     @property
@@ -178,6 +182,7 @@ def explain_audio(
         progress=progress,
         on_progress=on_progress,
         parts=parts,
+        question=settings.question,
     )
     explanation.timings = {
         "separation_s": separated - started,

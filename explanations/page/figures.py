@@ -1,8 +1,10 @@
 """Pictures of an explanation: per-source waveforms with the chosen components marked, and the
-sources × segments weight grid (positive weights push towards the explained decision)."""
+sources × segments weight grid (positive weights push towards the explained decision); their titles
+say which question was answered."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -13,12 +15,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from explanations.audiolime.pipeline import TrackExplanation
+from explanations.audiolime.questions import raises
 from lemons.io import atomic_path
 
 TOP_COLOUR = "#d62728"
 OTHER_COLOUR = "#1f77b4"
 #: Points per second in waveform envelopes (enough to see the shape, small to draw).
 ENVELOPE_RATE = 50
+#: Characters per line of a figure's title (the question answered is wrapped to it).
+TITLE_WIDTH = 95
 
 
 def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +48,7 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
     )
     for (row, col), value in np.ndenumerate(grid):
         ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=8)
-    ax.set_title("weight of each component")
+    ax.set_title(f"weight of each component (positive: {raises(explanation.label)}s the relevance)")
     ax.figure.colorbar(image, ax=ax, fraction=0.03)
 
 
@@ -92,17 +97,23 @@ def draw_weight_grid(result: TrackExplanation) -> Figure:
 
 
 def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
-    """One waveform row per source (Top-k components in red, Top Highlight labelled) and the grid."""
+    """One waveform row per source (Top-k components in red, Top Highlight labelled) and the grid,
+    under a title that names the track, the explanation and the question it answers."""
     explanation = result.explanation
     n_sources = len(explanation.sources)
-    figure = plt.figure(figsize=(10, 1.1 * n_sources + 2.6), layout="constrained")
-    rows = figure.subfigures(2, 1, height_ratios=[1.1 * n_sources, 2.6])
-    axes = rows[0].subplots(n_sources, 1, sharex=True, squeeze=False)[:, 0]
-    source_rows_axes(list(axes), result, explanation.top_k(k))
-    rows[0].suptitle(
+    top = explanation.top_k(k)
+    title = [
         f"{result.track_id}: {explanation.kind} explanation, fidelity R² = {explanation.fidelity:.2f}"
-        + (f", separator {explanation.separator}" if explanation.separator else "")
-    )
+        + (f", separator {explanation.separator}" if explanation.separator else ""),
+        *textwrap.wrap(explanation.answers(), TITLE_WIDTH),
+        *([] if top else [f"no component {raises(explanation.label)}s the relevance"]),
+    ]
+    rows_height = 1.1 * n_sources + 0.25 * len(title)
+    figure = plt.figure(figsize=(10, rows_height + 2.6), layout="constrained")
+    rows = figure.subfigures(2, 1, height_ratios=[rows_height, 2.6])
+    axes = rows[0].subplots(n_sources, 1, sharex=True, squeeze=False)[:, 0]
+    source_rows_axes(list(axes), result, top)
+    rows[0].suptitle("\n".join(title))
     weight_grid_axes(rows[1].subplots(), result)
     return figure
 

@@ -1,8 +1,10 @@
 """Faithfulness (SPEC §6, after the audioLIME paper): do the top components carry the decision?
 
-For each user, the tracks the recommender ranks highest (its recommendations) are explained. The
-decision is "recommended": the track's relevance reaches that of the last track of the user's
-top-``n_tracks`` list (so every explained track starts recommended). For k = 1 … K:
+For each user, the tracks the recommender ranks highest (its recommendations) are explained, with
+the ``relevant`` question (:mod:`explanations.audiolime.questions`): the components are ranked by how
+much they raise the relevance, whatever the relevance of the track. The decision is "recommended":
+the track's relevance reaches that of the last track of the user's top-``n_tracks`` list (so every
+explained track starts recommended). For k = 1 … K:
 
 - **keep**: only the k components that push the relevance up most are fed back; the decision is
   kept when the relevance still reaches the threshold;
@@ -31,6 +33,7 @@ from explanations.audiolime.engine import scorer_for
 from explanations.audiolime.explainer import Explanation, explain
 from explanations.audiolime.factorization import Factorization
 from explanations.audiolime.pipeline import ExplainSettings, track_factorization, track_separator
+from explanations.audiolime.questions import DEFAULT_QUESTION
 from explanations.audiolime.scoring import PerturbationScorer
 from explanations.audiolime.slime import MATCHING_GRIDS, slime_scorer
 from explanations.studies.report import StudyReport, markdown_table, write_study
@@ -43,6 +46,8 @@ from recsys.ranking import rank_tracks
 METHODS = ("audioLIME", "SLIME", "random")
 #: Relevances this close count as equal (the same input scored by two exact routes differs by ~1e-7).
 TOLERANCE = 1e-6
+#: The question the explanations answer: what raises the relevance.
+QUESTION = DEFAULT_QUESTION
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,14 @@ class FaithfulnessRow:
 
 def upward_ranking(explanation: Explanation) -> np.ndarray:
     """Component indices by weight towards relevance, largest first (silent components last)."""
-    weights = np.asarray(explanation.weights) * (-1 if explanation.label == 0 else 1)
+    weights = explanation.towards_relevance()
     weights[explanation.silent] = -np.inf
     return np.argsort(-weights, kind="stable")
 
 
 def random_ranking(explanation: Explanation, rng: np.random.Generator) -> np.ndarray:
-    """audioLIME's positive-weight components in random order, then the rest in random order."""
-    weights = np.asarray(explanation.weights) * (-1 if explanation.label == 0 else 1)
+    """audioLIME's components that raise the relevance in random order, then the rest in random order."""
+    weights = explanation.towards_relevance()
     positive = np.flatnonzero(weights > 0)
     others = np.flatnonzero(weights <= 0)
     return np.concatenate([rng.permutation(positive), rng.permutation(others)]).astype(int)
@@ -111,9 +116,9 @@ def track_faithfulness(
     """
     kind = factorization.kind
     scorer = scorer_for(model, factorization, device)
-    audiolime = explain(factorization, scorer, n_samples, seed)
+    audiolime = explain(factorization, scorer, n_samples, seed, question=QUESTION)
     grid, region_scorer = slime_scorer(model, audio, *MATCHING_GRIDS[kind], device=device)
-    slime = explain(grid, region_scorer, n_samples, seed)
+    slime = explain(grid, region_scorer, n_samples, seed, question=QUESTION)
     k_max = min(k_max or factorization.n_components, factorization.n_components, grid.n_components)
     relevance = audiolime.relevance
     # the whole (recomposed) track is recommended by construction, even where recomposing the
@@ -159,7 +164,7 @@ def faithfulness_study(
     Writes ``faithfulness.csv`` (one row per user × track × type × method × draw × k),
     ``faithfulness-<type>.png`` (keep and deletion curves per method) and ``summary.md``.
     """
-    settings = {kind: ExplainSettings(kind, n_samples, seed) for kind in kinds}  # unknown types raise here
+    settings = {kind: ExplainSettings(kind, n_samples, seed, question=QUESTION) for kind in kinds}
     without_grid = [kind for kind in kinds if kind not in MATCHING_GRIDS]
     if without_grid:
         raise ConfigError(f"SLIME has no grid matching {', '.join(without_grid)} explanations")
@@ -235,8 +240,9 @@ def faithfulness_summary(table: pd.DataFrame, n_tracks: int, n_samples: int, sec
     lines = [
         "# Faithfulness of explanations",
         "",
-        f"Each user's top-{n_tracks} recommendations explained with N_s = {n_samples}. *Kept*: share of "
-        f"tracks still recommended (relevance ≥ that of the user's #{n_tracks}) when only the top-k "
+        f"Each user's top-{n_tracks} recommendations explained with N_s = {n_samples}, answering "
+        f"`--label {QUESTION}` (the components ranked by how much they raise the relevance). *Kept*: "
+        f"share of tracks still recommended (relevance ≥ that of the user's #{n_tracks}) when only the top-k "
         "components are played; *deletion*: mean relevance with the top-k components removed, relative "
         "to the whole track (lower = the explanation found what mattered). SLIME uses as many "
         "time–frequency regions as the type has components; random draws among audioLIME's "

@@ -53,6 +53,16 @@ def write_study(report: StudyReport, out_dir: Path | str) -> list[Path]:
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """The lines of a Markdown table with ``header`` and one line per row (cells as given)."""
+    """The lines of a Markdown table with ``header`` and one line per row (cells as given).
+
+    Raises:
+        ValueError: a row has more or fewer cells than the header (its cells would sit under the
+            wrong headings).
+    """
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    for number, row in enumerate(rows, 1):
+        cells = [str(cell) for cell in row]
+        if len(cells) != len(header):
+            raise ValueError(f"row {number} of a table has {len(cells)} cells under {len(header)} headings")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

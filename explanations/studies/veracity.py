@@ -4,8 +4,9 @@ The planted-taste personas (``clara``: piano, ``ringo``: drums) like tracks in w
 out within their genre. For the tracks their recommender ranks highest, an explanation that tells the
 truth should name that source as what drives the relevance up: the Top-1 hit rate and the Top-3 hit
 rate are measured here (chance for a source explanation with 5 sources: 20 % and 60 %). The
-components are ranked by their weight towards relevance even where the recommender's relevance is
-below 0.5 (where the explained label is "not relevant" and the weights are its mirror image).
+explanations answer the ``relevant`` question (:mod:`explanations.audiolime.questions`): the
+components are ranked by how much they raise the relevance, also where the recommender's relevance
+is below 0.5.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from explanations.audiolime.pipeline import ExplainSettings, explain_track
+from explanations.audiolime.questions import DEFAULT_QUESTION
 from explanations.audiolime.separation import get_separator
 from explanations.studies.report import StudyReport, markdown_table, write_study
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError, SeparationError
 from recsys.checkpoint import Recommender
 from recsys.ranking import rank_tracks
+
+#: The question the explanations answer: what raises the relevance.
+QUESTION = DEFAULT_QUESTION
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def planted_veracity(
     progress: bool = True,
 ) -> Veracity:
     """Explain the ``n_tracks`` highest-ranked tracks of ``catalogue`` and check for ``planted``."""
-    settings = settings or ExplainSettings("source")
+    settings = settings or ExplainSettings("source", question=QUESTION)
     if not settings.needs_sources:
         raise ConfigError("veracity needs source components: use a source or time+source explanation")
     ranking = rank_tracks(recommender, catalogue, device=device, cache_dir=cache_dir, progress=progress)
@@ -103,7 +108,7 @@ def planted_veracity(
             recommender, catalogue, ranked.track_id, settings, separator, device=device, cache_dir=cache_dir
         )
         explanation, factorization = result.explanation, result.factorization
-        top = explanation.top_k(3, towards_relevance=True)  # what drives the relevance up
+        top = explanation.top_k(3, towards_relevance=True)  # what drives the relevance up, whatever was asked
         sources = [factorization.source_of(i) for i in top]
         rows.append(
             VeracityRow(
@@ -156,8 +161,8 @@ def veracity_study(
                 try:
                     result = planted_veracity(
                         recommender, persona.planted, catalogue, n_tracks=n_tracks,
-                        settings=ExplainSettings(kind, n_samples, seed), separator=separator,
-                        device=device, cache_dir=cache_dir, progress=progress,
+                        settings=ExplainSettings(kind, n_samples, seed, question=QUESTION),
+                        separator=separator, device=device, cache_dir=cache_dir, progress=progress,
                     )  # fmt: skip
                 except (ConfigError, SeparationError) as exc:  # 2stems has no piano; weights missing
                     summary.append(
@@ -208,8 +213,9 @@ def veracity_summary(summary: list[dict], n_tracks: int, n_samples: int) -> list
         "# Veracity on planted tastes",
         "",
         f"For each planted-taste persona, the {n_tracks} tracks its model ranks highest are explained "
-        f"(N_s = {n_samples}); a hit is the planted source being the component that raises the relevance "
-        "most (Top-1) or among the three that raise it most (Top-3). Chance for 5 sources: 20 % and 60 %.",
+        f"(N_s = {n_samples}, `--label {QUESTION}`); a hit is the planted source being the component "
+        "that raises the relevance most (Top-1) or among the three that raise it most (Top-3). Chance "
+        "for 5 sources: 20 % and 60 %.",
         "",
         *markdown_table(["user", "planted", "type", "separator", "tracks", "Top-1", "Top-3"], rows),
     ]

@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.separation import SEPARATORS, SPLEETER_MODELS
 from lemons.catalogue import open_catalogue
@@ -13,6 +15,7 @@ from lemons.catalogue.registry import dataset_names
 from lemons.cli.options import (
     Commands,
     add_perturbation_arguments,
+    add_question_argument,
     add_separator_argument,
     add_study_arguments,
     print_written,
@@ -45,12 +48,18 @@ def cmd_experiments_stability(args: argparse.Namespace) -> int:
     rows = stability_study(
         args.users, load_dataset(args.dataset), Path(args.out),
         kind=args.type, n_tracks=args.n_tracks, sample_sizes=tuple(args.sample_sizes), n_repeats=args.repeats,
-        k=args.k, seed=args.seed, separator=args.separator, **study_options(args),
+        k=args.k, seed=args.seed, question=args.label, separator=args.separator, **study_options(args),
     )  # fmt: skip
     for n_samples in args.sample_sizes:
-        unique = [r.unique for r in rows if r.n_samples == n_samples]
-        print(f"N_s {n_samples}: mean U_n {sum(unique) / len(unique):.2f} over {len(unique)} tracks")
-    print_written(args.out, "stability.csv, stability.png, summary.md")
+        runs = [r for r in rows if r.n_samples == n_samples]
+        by_absolute = np.array([r.unique for r in runs])
+        by_positive = np.array([r.unique_positive for r in runs])
+        print(
+            f"N_s {n_samples}: mean U_n {by_absolute.mean():.2f} (median {np.median(by_absolute):g}) by "
+            f"absolute weight, {by_positive.mean():.2f} (median {np.median(by_positive):g}) by positive "
+            f"weight, over {len(runs)} tracks"
+        )
+    print_written(args.out, "stability.csv, stability.png, stability-users.png, summary.md")
     return 0
 
 
@@ -140,9 +149,14 @@ def add_stability(experiments: Commands) -> None:
     sub.add_argument(
         "--sample-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="N_s values"
     )
-    sub.add_argument("--repeats", type=int, default=5, help="explanations per N_s, one seed each (5)")
+    sub.add_argument(
+        "--repeats", type=int, default=5, help="explanations per N_s, each on a neighbourhood of its own (5)"
+    )
     sub.add_argument("--k", type=int, default=3, help="Top-k compared across runs (3)")
-    sub.add_argument("--seed", type=int, default=0, help="first seed (0)")
+    sub.add_argument(
+        "--seed", type=int, default=0, help="the study's seed; each (N_s, repeat) derives its own (0)"
+    )
+    add_question_argument(sub)
     add_separator_argument(sub)
 
 

@@ -11,6 +11,7 @@ from lemons.cli.options import (
     Commands,
     add_catalogue_arguments,
     add_perturbation_arguments,
+    add_question_argument,
     add_recommender_arguments,
     add_separator_argument,
     command_device,
@@ -25,7 +26,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from explanations.audiolime.pipeline import ExplainSettings, explain_track
     from explanations.page.outputs import write_outputs
 
-    settings = ExplainSettings(args.type, args.n_samples, args.seed, args.segments)
+    settings = ExplainSettings(args.type, args.n_samples, args.seed, args.segments, args.label)
     recommender = load_recommender(args)
     catalogue = CATALOGUES[args.catalogue].open(args.path)
     track = catalogue[args.track]
@@ -55,9 +56,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         f"N_s={explanation.n_samples}, seed {explanation.seed}"
         + (" (from the cache)" if result.cached else f", {explanation.timings['total_s']:.1f} s")
     )
-    explained = "relevant" if explanation.label == 1 else "not relevant (relevance below 0.5)"
-    print(f"explains why the track is {explained}; fidelity (R²): {explanation.fidelity:.3f}")
-    print(f"Top Highlight: {', '.join(data['top_highlight']['descriptions']) or 'none (no positive weight)'}")
+    print(f"answers: {data['answers']}; fidelity (R²): {explanation.fidelity:.3f}")
+    print(f"Top Highlight: {', '.join(data['top_highlight']['descriptions']) or 'none: ' + data['note']}")
     print(f"Top-{args.k}: {'; '.join(data[f'top_{args.k}']['descriptions']) or 'none'}")
     print_written(args.out, ", ".join(Path(p).name for p in data["files"].values()))
     return 0
@@ -71,6 +71,7 @@ def add_commands(commands: Commands) -> None:
     sub.add_argument("--type", default="time+source", choices=EXPLANATION_TYPES.names())
     add_catalogue_arguments(sub, catalogue_names(held_out=False))
     add_separator_argument(sub)
+    add_question_argument(sub)
     add_perturbation_arguments(sub)
     sub.add_argument("--segments", type=int, default=5, help="time segments (5)")
     sub.add_argument("--k", type=int, default=3, help="components in the Top-k (3)")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
 from explanations.audiolime.separation import SEPARATORS
 from lemons.catalogue.registry import CATALOGUES
 from lemons.config import get_settings
@@ -67,6 +68,17 @@ def add_separator_argument(sub: argparse.ArgumentParser) -> None:
     """``--separator``: one of the registered separators, or the best available one for the track."""
     sub.add_argument(
         "--separator", choices=SEPARATORS.names(), help=f"{separators_help()}; default: the best available"
+    )
+
+
+def add_question_argument(sub: argparse.ArgumentParser) -> None:
+    """``--label``: the question an explanation answers (``relevant``, ``not-relevant`` or ``top``)."""
+    sub.add_argument(
+        "--label",
+        default=DEFAULT_QUESTION,
+        choices=QUESTIONS.names(),
+        help="the question explained: "
+        + described(QUESTIONS.names(), {q.name: q.description for q in QUESTIONS}, DEFAULT_QUESTION),
     )
 
 
