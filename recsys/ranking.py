@@ -7,7 +7,9 @@ ranking of the same catalogue is instant, and an interrupted one resumes.
 A model whose first conv blocks were frozen when it was fine-tuned (every persona started from the
 shared model) shares them with the other such models: with a ``cache_dir``, their whole-track output
 is computed once per track (:class:`recsys.features.FeatureStore`) and each model runs only the blocks
-that follow, which gives the same logits several times faster.
+that follow, which gives the same logits several times faster. The cached outputs take about 3.8 MB
+per 30 s track, so this is done only for rankings of up to ``FEATURE_CACHE_MAX_TRACKS`` tracks
+(the built-in catalogue, musdb18, a folder of music); larger ones (the MSD) run the whole model.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from recsys.features import FeatureStore
 from recsys.inference import score_waveforms, sigmoid
 
 CACHE_FORMAT = "lemons-scores"
+FEATURE_CACHE_MAX_TRACKS = 2000
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def rank_tracks(
     progress: bool = True,
     history: Collection[str] = (),
     include_history: bool = False,
+    feature_cache_max_tracks: int = FEATURE_CACHE_MAX_TRACKS,
 ) -> Ranking:
     """Score ``track_ids`` (default: the whole catalogue) with whole-track audio and sort them.
 
@@ -107,7 +111,8 @@ def rank_tracks(
     todo = [t for t in ids if keys[t] not in cache.scores]
     skipped: list[tuple[str, str]] = []
     depth = recommender.frozen_blocks
-    store = FeatureStore(recommender.model, depth, cache_dir) if depth and cache_dir else None
+    use_store = depth and cache_dir is not None and len(ids) <= feature_cache_max_tracks
+    store = FeatureStore(recommender.model, depth, cache_dir) if use_store else None
     with tqdm(total=len(todo), desc="rank", unit="track", disable=not progress or not todo) as bar:
         for start in range(0, len(todo), chunk):
             loaded: list[tuple[str, np.ndarray]] = []

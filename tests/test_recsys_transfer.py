@@ -158,7 +158,11 @@ def test_fine_tuning_keeps_the_frozen_blocks_and_caches_their_features(recsys_ca
     splits = data.user(TEST_USER)
     assert len(cached) == len(splits.train) + len(splits.val)
 
-    ranking = rank_tracks(recommender, data.catalogue, cache_dir=get_settings().cache_dir, progress=False)
+    cache_dir = get_settings().cache_dir
+    rank_tracks(recommender, data.catalogue, cache_dir=cache_dir, progress=False, feature_cache_max_tracks=1)
+    assert len(list((cache_dir / "features").glob("*/*.npy"))) == len(cached)  # too many to cache
+    (cache_dir / "scores" / f"{recommender.checksum}.json").unlink()
+    ranking = rank_tracks(recommender, data.catalogue, cache_dir=cache_dir, progress=False)
     assert len(list((get_settings().cache_dir / "features").glob("*/*.npy"))) == len(data.catalogue)
     ranked = ranking.top(len(ranking.tracks))
     audio = [data.catalogue.load_audio(r.track_id) for r in ranked]
