@@ -89,8 +89,8 @@ def catalogue_targets(
     return targets, np.array(columns, dtype=np.float32).T
 
 
-def stem_energies(stems: Mapping[str, np.ndarray], block: int = STEM_BLOCK) -> np.ndarray:
-    """``[len(STEMS), n_blocks]`` float32: each stem's energy (sum of squares) per ``block`` samples.
+def stem_energies(stems: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``[len(STEMS), n_blocks]`` float32: each stem's energy (sum of squares) per :data:`STEM_BLOCK` samples.
 
     ``stems`` maps every name in :data:`STEMS` to a 16 kHz waveform ``[samples]``; a trailing
     partial block is dropped.
@@ -98,10 +98,10 @@ def stem_energies(stems: Mapping[str, np.ndarray], block: int = STEM_BLOCK) -> n
     missing = [s for s in STEMS if s not in stems]
     if missing:
         raise DataError(f"stem energies need the stems {', '.join(STEMS)}; missing {', '.join(missing)}")
-    n_blocks = min(len(stems[s]) for s in STEMS) // block
+    n_blocks = min(len(stems[s]) for s in STEMS) // STEM_BLOCK
     return np.stack(
         [
-            np.square(stems[s][: n_blocks * block], dtype=np.float64).reshape(n_blocks, block).sum(axis=1)
+            np.square(stems[s][: n_blocks * STEM_BLOCK], dtype=np.float64).reshape(n_blocks, -1).sum(axis=1)
             for s in STEMS
         ]
     ).astype(np.float32)
@@ -128,13 +128,8 @@ def crop_shares(
     ).astype(np.float32)
 
 
-def masked(kinds: Sequence[str], kind: str) -> list[str]:
-    """``kinds`` with every other kind of target renamed so that :func:`target_loss` leaves it out."""
-    return [k if k == kind else "ignored" for k in kinds]
-
-
-def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
-    """The sum over kinds of target of their mean loss: BCE (``label``, ``share``), squared error (``value``).
+def kind_losses(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The mean loss of each kind of target present: BCE (``label``, ``share``), squared error (``value``).
 
     ``outputs`` and ``values`` are ``[batch, n_targets]``; ``kinds`` has one kind per target;
     ``nan`` values are ignored.
@@ -146,12 +141,17 @@ def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str
     squared = (outputs - clean) ** 2
     uses_bce = torch.from_numpy(kind_of != "value").to(outputs.device)
     losses = torch.where(uses_bce, bce, squared)
-    total = outputs.new_zeros(())
+    by_kind = {}
     for kind in TARGET_KINDS:
         chosen = known & torch.from_numpy(kind_of == kind).to(outputs.device)
         if chosen.any():
-            total = total + losses[chosen].mean()
-    return total
+            by_kind[kind] = losses[chosen].mean()
+    return by_kind
+
+
+def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
+    """The sum of :func:`kind_losses`: each kind of target weighs the same, however many targets it has."""
+    return sum(kind_losses(outputs, values, kinds).values(), outputs.new_zeros(()))
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def pretrain(
     for step in bar:
         model.train()
         chosen = rng.integers(0, len(train_audio), config.batch_size)
-        starts = random_crop_starts([len(a) for a in train_audio], chosen, config.input_length, rng)
+        starts = random_crop_starts(train_audio, chosen, config.input_length, rng)
         batch = torch.from_numpy(random_crops(train_audio, chosen, config.input_length, rng, starts)).to(
             device
         )
@@ -242,12 +242,11 @@ def pretrain(
             continue
         with autocast(config.precision, device):
             val_outputs = score_waveforms(model, val_audio, device)
-        outputs_val = torch.from_numpy(val_outputs)
-        val_loss = float(target_loss(outputs_val, val_target, kinds))
         by_kind = {
-            f"val_loss_{kind}": float(target_loss(outputs_val, val_target, masked(kinds, kind)))
-            for kind in sorted(set(kinds))
+            f"val_loss_{kind}": float(loss)
+            for kind, loss in kind_losses(torch.from_numpy(val_outputs), val_target, kinds).items()
         }
+        val_loss = sum(by_kind.values())
         history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss, **by_kind})
         if val_loss < best_loss:
             best_loss, best_step = val_loss, step

@@ -104,10 +104,10 @@ class TrainResult:
 
 
 def random_crop_starts(
-    lengths: Sequence[int], indices: Sequence[int], length: int, rng: np.random.Generator
+    waveforms: Sequence[np.ndarray], indices: Sequence[int], length: int, rng: np.random.Generator
 ) -> np.ndarray:
     """``[len(indices)]``: a uniformly random start (in samples) of a ``length`` crop in each chosen track."""
-    return np.array([int(rng.integers(0, lengths[i] - length + 1)) for i in indices], dtype=np.int64)
+    return np.array([int(rng.integers(0, len(waveforms[i]) - length + 1)) for i in indices], dtype=np.int64)
 
 
 def random_crops(
@@ -119,7 +119,7 @@ def random_crops(
 ) -> np.ndarray:
     """``[len(indices), length]``: one crop from each chosen waveform, at ``starts`` or at random offsets."""
     if starts is None:
-        starts = random_crop_starts([len(w) for w in waveforms], indices, length, rng)
+        starts = random_crop_starts(waveforms, indices, length, rng)
     crops = np.empty((len(indices), length), dtype=np.float32)
     for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
         crops[row] = waveforms[index][start : start + length]
