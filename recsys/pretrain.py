@@ -27,7 +27,7 @@ import torch
 from sacred import Experiment
 from tqdm import tqdm
 
-from lemons.catalogue.base import Catalogue
+from lemons.catalogue.base import STEMS, Catalogue
 from lemons.config import get_settings
 from lemons.errors import ConfigError
 from lemons.interactions import stable_seed
@@ -36,7 +36,14 @@ from recsys.checkpoint import default_model_path, git_revision, save_checkpoint
 from recsys.data import load_dataset, load_waveforms
 from recsys.inference import resolve_device
 from recsys.observers import prepare, run_commandline
-from recsys.pretraining import SHARED_MODEL, PretrainConfig, catalogue_targets, pretrain, stem_energies
+from recsys.pretraining import (
+    SHARED_MODEL,
+    PretrainConfig,
+    StemData,
+    catalogue_targets,
+    pretrain,
+    stem_energies,
+)
 
 ex = prepare(Experiment("lemons-pretrain", save_git_info=False))
 
@@ -52,7 +59,10 @@ def config():
     input_length = 16000  # training crop in samples at 16 kHz (1 s)
     lr = 1e-3
     wd = 1e-4
-    val_every = 250  # score the held-out tracks every this many steps
+    val_every = 250  # score the held-out crops every this many steps
+    val_crops = 4  # crops per held-out track, evenly spaced
+    remix = 0.5  # share of training crops remixed from their stems (stems muted or louder/quieter)
+    lr_decay = "cosine"  # cosine | none
     precision = "fp32"  # fp32 | bf16
     seed = 0
     num_workers = None  # threads decoding audio (None: the num_workers setting)
@@ -68,15 +78,21 @@ def held_out(track_ids: list[str], seed: int, share: float = 0.1) -> set[str]:
     return set(order[: max(1, round(share * len(order)))])
 
 
-def load_stem_energies(
-    catalogue: Catalogue, track_ids: list[str], workers: int, progress: bool
-) -> list[np.ndarray]:
-    """Each track's stem energies ``[len(STEMS), n_blocks]`` (:func:`recsys.pretraining.stem_energies`)."""
+def load_stem_data(
+    catalogue: Catalogue, track_ids: list[str], keep_stems: bool, workers: int, progress: bool
+) -> StemData:
+    """The tracks' stem energies (:func:`recsys.pretraining.stem_energies`) and, with ``keep_stems``,
+    their stems ``[len(STEMS), samples]`` as float16 for remixes."""
+
+    def load(track_id: str) -> tuple[np.ndarray, np.ndarray | None]:
+        stems = catalogue.load_stems(track_id)
+        packed = np.stack([stems[s] for s in STEMS]).astype(np.float16) if keep_stems else None
+        return stem_energies(stems), packed
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = pool.map(lambda t: stem_energies(catalogue.load_stems(t)), track_ids)
-        return list(
-            tqdm(jobs, total=len(track_ids), desc="stem energies", unit="track", disable=not progress)
-        )
+        jobs = pool.map(load, track_ids)
+        loaded = list(tqdm(jobs, total=len(track_ids), desc="stems", unit="track", disable=not progress))
+    return StemData([e for e, _ in loaded], [s for _, s in loaded] if keep_stems else None)
 
 
 @ex.main
@@ -96,10 +112,18 @@ def main(
             "run with stem_shares=False"
         )
     ids = [t.id for t in tracks]
-    energies = load_stem_energies(catalogue, ids, workers, progress) if stem_shares else None
-    targets, values = catalogue_targets(tracks, energies, min_tag_count=min_tag_count)
     val_ids = held_out(ids, config.seed)
     is_val = np.array([t.id in val_ids for t in tracks])
+    train_ids, held_out_ids = [t for t in ids if t not in val_ids], [t for t in ids if t in val_ids]
+    train_stems = val_stems = None
+    if stem_shares:
+        train_stems = load_stem_data(catalogue, train_ids, config.remix > 0, workers, progress)
+        val_stems = load_stem_data(catalogue, held_out_ids, False, workers, progress)
+    energies = None
+    if train_stems is not None and val_stems is not None:
+        by_id = dict(zip(train_ids + held_out_ids, [*train_stems.energies, *val_stems.energies], strict=True))
+        energies = [by_id[t] for t in ids]
+    targets, values = catalogue_targets(tracks, energies, min_tag_count=min_tag_count)
     audio = load_waveforms(catalogue, ids, workers, progress, desc="load catalogue")
     print(
         f"pretraining the shared model on {dataset}: {(~is_val).sum()} tracks, {is_val.sum()} held out, "
@@ -114,9 +138,8 @@ def main(
         config,
         torch_device,
         progress,
-        train_energies=None
-        if energies is None
-        else [e for e, v in zip(energies, is_val, strict=True) if not v],
+        train_stems=train_stems,
+        val_stems=val_stems,
     )
     for entry in result.history:
         _run.log_scalar("val_loss", entry["val_loss"], int(entry["step"]))

@@ -14,13 +14,19 @@ catalogue has for every track, not on any user's taste:
   source is at every moment, the very thing planted-taste personas like and source explanations
   switch on and off.
 
-Training draws random 1 s crops like the per-user training and keeps the step with the lowest loss
-on whole held-out tracks (whose share targets are the whole track's). Each kind of target weighs
-the same in the loss, however many targets it has.
+Training draws random 1 s crops like the per-user training. With stems, a share of the crops is
+*remixed* (``remix``): each stem is muted or its gain changed, and the share targets follow the
+new mix exactly. Muting stems is how source explanations perturb a track, so the network learns
+to hear what is left when a source is switched off, and the 1 000-odd tracks of a catalogue give an
+unlimited number of distinct mixes. The step kept is the one with the lowest loss on fixed crops
+of held-out tracks (``val_crops`` evenly spaced per track, the mix as it is, share targets of the
+crop), the very quantity training lowers. Each kind of target weighs the same in the loss, however
+many targets it has.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -34,13 +40,15 @@ from tqdm import tqdm
 from lemons.catalogue.base import STEMS, Track
 from lemons.errors import ConfigError, DataError
 from lemons.interactions import stable_seed
-from recsys.inference import place, score_waveforms
+from recsys.inference import place
 from recsys.model import FCN, ModelArgs
 from recsys.train import autocast, random_crop_starts, random_crops
 
 VALUE_ATTRIBUTES = ("tempo", "loudness")
 TARGET_KINDS = ("label", "value", "share")
 STEM_BLOCK = 400  # samples (25 ms at 16 kHz) per block of stem energy
+REMIX_MUTE = 0.4  # chance that a remixed crop leaves a stem out
+REMIX_GAIN_DB = 6.0  # the stems kept in a remix get a gain drawn uniformly within ± this
 SHARED_MODEL = "shared"  # published as <models_dir>/shared.pt
 
 
@@ -115,17 +123,58 @@ def energy_shares(energy: np.ndarray) -> np.ndarray:
 
 
 def crop_shares(
-    energies: Sequence[np.ndarray], indices: Sequence[int], starts: np.ndarray, length: int
+    energies: Sequence[np.ndarray],
+    indices: Sequence[int],
+    starts: np.ndarray,
+    length: int,
+    gains: np.ndarray | None = None,
 ) -> np.ndarray:
     """``[len(indices), len(STEMS)]``: the stems' energy shares in crops of ``length`` samples at ``starts``.
 
-    A crop counts the blocks of :data:`STEM_BLOCK` samples that start inside it.
+    A crop counts the blocks of :data:`STEM_BLOCK` samples that start inside it. ``gains``
+    ``[len(indices), len(STEMS)]``: the amplitude each stem was mixed at (:func:`remix_gains`; default 1).
     """
     first = -(-starts // STEM_BLOCK)
     last = (starts + length) // STEM_BLOCK
-    return np.stack(
-        [energy_shares(energies[i][:, a:b].sum(axis=1)) for i, a, b in zip(indices, first, last, strict=True)]
-    ).astype(np.float32)
+    energy = np.stack([energies[i][:, a:b].sum(axis=1) for i, a, b in zip(indices, first, last, strict=True)])
+    if gains is not None:
+        energy = energy * np.square(gains, dtype=np.float64)
+    return energy_shares(energy.T).T.astype(np.float32)
+
+
+def remix_gains(n_crops: int, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """``[n_crops, len(STEMS)]`` float32 amplitude gains: a row of ones keeps the mix as it is.
+
+    With ``probability`` a row is a remix: each stem is left out with chance :data:`REMIX_MUTE`
+    (at least one stays) and the others get a gain drawn uniformly within ±:data:`REMIX_GAIN_DB` dB.
+    """
+    gains = np.ones((n_crops, len(STEMS)), dtype=np.float32)
+    for row in np.flatnonzero(rng.random(n_crops) < probability):
+        kept = rng.random(len(STEMS)) >= REMIX_MUTE
+        kept[rng.integers(len(STEMS))] = True
+        decibels = rng.uniform(-REMIX_GAIN_DB, REMIX_GAIN_DB, len(STEMS))
+        gains[row] = np.where(kept, 10 ** (decibels / 20), 0.0)
+    return gains
+
+
+def remix_crops(
+    stems: Sequence[np.ndarray], indices: Sequence[int], starts: np.ndarray, length: int, gains: np.ndarray
+) -> np.ndarray:
+    """``[len(indices), length]`` float32: each crop mixed from its track's stems ``[len(STEMS), samples]``
+    (16 kHz) at ``gains`` ``[len(indices), len(STEMS)]``."""
+    crops = np.empty((len(indices), length), dtype=np.float32)
+    for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
+        crops[row] = gains[row] @ stems[index][:, start : start + length].astype(np.float32)
+    return crops
+
+
+def evenly_spaced_starts(
+    lengths: Sequence[int], per_track: int, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, starts)``: ``per_track`` crop starts of ``length`` samples spread over each track."""
+    indices = np.repeat(np.arange(len(lengths)), per_track)
+    starts = np.concatenate([np.linspace(0, n - length, per_track).astype(np.int64) for n in lengths])
+    return indices, starts
 
 
 def kind_losses(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -164,14 +213,33 @@ class PretrainConfig:
     lr: float = 1e-3
     wd: float = 1e-4
     seed: int = 0
-    val_every: int = 250  # score the held-out tracks every this many steps (and at the end)
+    val_every: int = 250  # score the held-out crops every this many steps (and at the end)
+    val_crops: int = 4  # crops per held-out track, evenly spaced
+    remix: float = 0.5  # share of training crops remixed from their stems (with stems only)
+    lr_decay: str = "cosine"  # cosine: the learning rate falls to 0 at n_steps | none
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        for name in ("n_steps", "batch_size", "input_length", "val_every"):
+        for name in ("n_steps", "batch_size", "input_length", "val_every", "val_crops"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        if not isinstance(self.remix, int | float) or not 0 <= self.remix <= 1:
+            raise ConfigError(f"remix is the share of crops remixed, from 0 to 1; got {self.remix!r}")
+        if self.lr_decay not in ("cosine", "none"):
+            raise ConfigError(f"lr_decay must be 'cosine' or 'none', got {self.lr_decay!r}")
+
+
+@dataclass(frozen=True)
+class StemData:
+    """What share targets and remixes need of a set of tracks, in the order of their waveforms.
+
+    ``energies``: per track ``[len(STEMS), n_blocks]`` (:func:`stem_energies`); ``stems``: per track
+    the stems ``[len(STEMS), samples]`` at 16 kHz (float16 to halve the memory; ``None``: no remixes).
+    """
+
+    energies: Sequence[np.ndarray]
+    stems: Sequence[np.ndarray] | None = None
 
 
 @dataclass
@@ -194,57 +262,55 @@ def pretrain(
     config: PretrainConfig,
     device: torch.device,
     progress: bool = True,
-    train_energies: Sequence[np.ndarray] | None = None,
+    train_stems: StemData | None = None,
+    val_stems: StemData | None = None,
 ) -> PretrainResult:
-    """Train a shared FCN with one output per target on 1 s crops; keep the best step on whole val tracks.
+    """Train a shared FCN with one output per target on 1 s crops; keep the best step on held-out crops.
 
     ``*_audio`` are 16 kHz mono waveforms ``[samples]``; ``*_values`` ``[n_tracks, len(targets)]``;
-    ``train_energies`` (needed with ``share`` targets, the last ``len(STEMS)``): the training
-    tracks' stem energies, from which each crop's own shares are computed.
+    ``*_stems`` (needed with ``share`` targets, the last ``len(STEMS)``): the tracks' stem energies,
+    from which each crop's own shares are computed, and, for remixes, the training tracks' stems.
     """
     if not len(train_audio) or not len(val_audio):
         raise DataError("pretraining needs tracks to train on and held-out tracks to validate on")
     kinds = [t.kind for t in targets]
     n_shares = kinds.count("share")
-    if n_shares and (train_energies is None or kinds[-n_shares:] != ["share"] * n_shares):
-        raise DataError("share targets come last and need the training tracks' stem energies")
+    if n_shares and (train_stems is None or val_stems is None or kinds[-n_shares:] != ["share"] * n_shares):
+        raise DataError("share targets come last and need the tracks' stem energies")
     rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
     torch.manual_seed(config.seed)
     model = place(FCN(ModelArgs(n_outputs=len(targets))), device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: (
+            0.5 * (1 + math.cos(math.pi * step / config.n_steps)) if config.lr_decay == "cosine" else 1.0
+        ),
+    )
     values = torch.from_numpy(train_values)
-    val_target = torch.from_numpy(val_values)
+    val_batch, val_target = held_out_crops(val_audio, val_values, val_stems, kinds, config)
     history: list[dict[str, float]] = []
     best_loss, best_step, best_state = float("inf"), 0, None
     started = time.perf_counter()
     bar = tqdm(range(1, config.n_steps + 1), desc="pretrain", unit="step", disable=not progress)
     for step in bar:
         model.train()
-        chosen = rng.integers(0, len(train_audio), config.batch_size)
-        starts = random_crop_starts(train_audio, chosen, config.input_length, rng)
-        batch = torch.from_numpy(random_crops(train_audio, chosen, config.input_length, rng, starts)).to(
-            device
-        )
-        batch_values = values[chosen].clone()
-        if n_shares:
-            assert train_energies is not None
-            batch_values[:, -n_shares:] = torch.from_numpy(
-                crop_shares(train_energies, chosen, starts, config.input_length)
-            )
+        batch, batch_values = training_batch(train_audio, values, train_stems, kinds, config, rng)
         with autocast(config.precision, device):
-            outputs = model(batch)
+            outputs = model(torch.from_numpy(batch).to(device))
         loss = target_loss(outputs.float(), batch_values.to(device), kinds)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % config.val_every and step != config.n_steps:
             continue
-        with autocast(config.precision, device):
-            val_outputs = score_waveforms(model, val_audio, device)
         by_kind = {
             f"val_loss_{kind}": float(loss)
-            for kind, loss in kind_losses(torch.from_numpy(val_outputs), val_target, kinds).items()
+            for kind, loss in kind_losses(
+                crop_outputs(model, val_batch, config, device), val_target, kinds
+            ).items()
         }
         val_loss = sum(by_kind.values())
         history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss, **by_kind})
@@ -259,3 +325,69 @@ def pretrain(
     model.load_state_dict(best_state)
     model.eval()
     return PretrainResult(model, best_step, best_loss, history, time.perf_counter() - started)
+
+
+def training_batch(
+    audio: Sequence[np.ndarray],
+    values: torch.Tensor,
+    stems: StemData | None,
+    kinds: Sequence[str],
+    config: PretrainConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Random crops ``[batch_size, input_length]`` of random tracks, some remixed, and their targets.
+
+    A remixed crop keeps its track's labels, is left out of the ``value`` targets (muting the drums
+    changes the loudness) and gets the shares of its own mix.
+    """
+    chosen = rng.integers(0, len(audio), config.batch_size)
+    starts = random_crop_starts(audio, chosen, config.input_length, rng)
+    batch = random_crops(audio, chosen, config.input_length, rng, starts)
+    batch_values = values[chosen].clone()
+    gains = None
+    if stems is not None and stems.stems is not None and config.remix > 0:
+        gains = remix_gains(len(chosen), config.remix, rng)
+        remixed = np.flatnonzero((gains != 1).any(axis=1))
+        batch[remixed] = remix_crops(
+            stems.stems, chosen[remixed], starts[remixed], config.input_length, gains[remixed]
+        )
+        batch_values[np.ix_(remixed, np.flatnonzero(np.array(kinds) == "value"))] = torch.nan
+    n_shares = list(kinds).count("share")
+    if n_shares:
+        assert stems is not None
+        batch_values[:, -n_shares:] = torch.from_numpy(
+            crop_shares(stems.energies, chosen, starts, config.input_length, gains)
+        )
+    return batch, batch_values
+
+
+def held_out_crops(
+    audio: Sequence[np.ndarray],
+    values: np.ndarray,
+    stems: StemData | None,
+    kinds: Sequence[str],
+    config: PretrainConfig,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Fixed validation crops ``[len(audio) × val_crops, input_length]`` (the mix as it is), their targets."""
+    indices, starts = evenly_spaced_starts([len(a) for a in audio], config.val_crops, config.input_length)
+    crops = random_crops(audio, indices, config.input_length, np.random.default_rng(0), starts)
+    crop_values = torch.from_numpy(values[indices].copy())
+    n_shares = list(kinds).count("share")
+    if n_shares:
+        assert stems is not None
+        crop_values[:, -n_shares:] = torch.from_numpy(
+            crop_shares(stems.energies, indices, starts, config.input_length)
+        )
+    return crops, crop_values
+
+
+@torch.inference_mode()
+def crop_outputs(model: FCN, crops: np.ndarray, config: PretrainConfig, device: torch.device) -> torch.Tensor:
+    """The model's outputs ``[n_crops, n_outputs]`` (float32, on the CPU) for crops ``[n_crops, samples]``."""
+    model.eval()
+    outputs = []
+    for first in range(0, len(crops), config.batch_size):
+        batch = torch.from_numpy(crops[first : first + config.batch_size]).to(device)
+        with autocast(config.precision, device):
+            outputs.append(model(batch).float().cpu())
+    return torch.cat(outputs)

@@ -18,7 +18,19 @@ from recsys.experiment import ex as train_ex
 from recsys.inference import score_waveforms
 from recsys.model import FCN, ModelArgs
 from recsys.pretrain import ex as pretrain_ex
-from recsys.pretraining import STEM_BLOCK, catalogue_targets, crop_shares, stem_energies, target_loss
+from recsys.pretraining import (
+    REMIX_GAIN_DB,
+    STEM_BLOCK,
+    PretrainConfig,
+    StemData,
+    catalogue_targets,
+    crop_shares,
+    remix_crops,
+    remix_gains,
+    stem_energies,
+    target_loss,
+    training_batch,
+)
 from recsys.ranking import rank_tracks
 from recsys.train import silent_crops
 from tests.conftest import TEST_USER
@@ -68,6 +80,49 @@ def test_share_targets_are_the_stems_energy_shares_in_the_crop_heard() -> None:
     assert values[0, -len(STEMS) + piano] == pytest.approx(1 / 3)  # the whole track's share
     silent = stem_energies({s: np.zeros(2 * block, np.float32) for s in STEMS})
     assert np.isnan(crop_shares([silent], [0], np.array([0]), 2 * block)).all()  # left out of the loss
+
+
+def test_a_remixed_crop_is_the_stems_at_their_gains_and_its_shares_follow_the_new_mix() -> None:
+    block = STEM_BLOCK
+    rng = np.random.default_rng(0)
+    stems = rng.standard_normal((len(STEMS), 8 * block)).astype(np.float32)
+    energies = [stem_energies(dict(zip(STEMS, stems, strict=True)))]
+    gains = remix_gains(200, 0.5, rng)
+    remixed = (gains != 1).any(axis=1)
+    assert 60 < remixed.sum() < 140  # about half the crops
+    assert (gains[remixed] > 0).any(axis=1).all()  # a remix keeps at least one stem
+    assert (gains[remixed] == 0).any() and (gains[remixed] > 1).any()  # stems muted, others louder
+    kept = gains[remixed][gains[remixed] > 0]
+    assert (
+        kept.min() >= 10 ** (-REMIX_GAIN_DB / 20) - 1e-6 and kept.max() <= 10 ** (REMIX_GAIN_DB / 20) + 1e-6
+    )
+
+    piano, drums = STEMS.index("piano"), STEMS.index("drums")
+    only_drums = np.zeros((1, len(STEMS)), np.float32)
+    only_drums[0, drums] = 2.0
+    crop = remix_crops([stems], [0], np.array([block]), 4 * block, only_drums)
+    np.testing.assert_allclose(crop[0], 2.0 * stems[drums, block : 5 * block], rtol=1e-6)
+    shares = crop_shares(energies, [0], np.array([block]), 4 * block, only_drums)[0]
+    assert shares[drums] == pytest.approx(1.0) and shares[piano] == 0
+    as_is = remix_crops([stems], [0], np.array([0]), 4 * block, np.ones((1, len(STEMS)), np.float32))
+    np.testing.assert_allclose(as_is[0], stems[:, : 4 * block].sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_remixed_crops_keep_their_labels_and_leave_out_the_values() -> None:
+    block = STEM_BLOCK
+    stems = np.ones((len(STEMS), 80 * block), np.float16)
+    stem_data = StemData([stem_energies(dict(zip(STEMS, stems.astype(np.float32), strict=True)))], [stems])
+    kinds = ["label", "value", *["share"] * len(STEMS)]
+    values = torch.tensor([[1.0, 0.5, *[0.2] * len(STEMS)]])
+    config = PretrainConfig(batch_size=64, input_length=16 * block, remix=0.5)
+    batch, targets = training_batch(
+        [stems.sum(axis=0).astype(np.float32)], values, stem_data, kinds, config, np.random.default_rng(1)
+    )
+    remixed = ~np.isclose(batch.std(axis=1) + np.abs(batch.mean(axis=1) - 5), 0)
+    assert 0 < remixed.sum() < len(batch)
+    assert (targets[:, 0] == 1).all()  # the labels stay
+    assert torch.isnan(targets[remixed, 1]).all() and (targets[~remixed, 1] == 0.5).all()
+    assert torch.allclose(targets[:, 2:].sum(axis=1), torch.ones(len(batch)))
 
 
 def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -> None:
