@@ -7,12 +7,12 @@ catalogue has for every track, not on any user's taste:
 - ``label`` targets (binary cross-entropy): the genre and every tag carried by at least
   ``min_tag_count`` tracks (the MSD has Last.fm tags; the built-in catalogue has its styles' tags);
 - ``value`` targets (mean squared error on z-scores): tempo and loudness (the MSD has both);
-- optionally, for a catalogue with true stems, ``share`` targets (binary cross-entropy on soft
-  targets): the energy share of each stem *in the crop the network hears*, computed from the stems'
-  energies (:func:`stem_energies`). A track-level share would tell a 1 s crop in which the piano
-  is silent that the piano is prominent; the crop's own share tells the network how prominent each
-  source is at every moment, the very thing planted-taste personas like and source explanations
-  switch on and off.
+- optionally, for a catalogue with true stems, ``share`` targets (squared error on the level,
+  ``log10`` of the share): the energy share of each stem *in the crop the network hears*,
+  computed from the stems' energies (:func:`stem_energies`). A track-level share would tell a 1 s
+  crop in which the piano is silent that the piano is prominent; the crop's own share tells the
+  network how prominent each source is at every moment, the very thing planted-taste personas
+  like and source explanations switch on and off.
 
 Training draws random 1 s crops like the per-user training. With stems, a share of the crops is
 *remixed* (``remix``): each stem is muted or its gain changed, and the share targets follow the
@@ -47,6 +47,7 @@ from recsys.train import autocast, random_crop_starts, random_crops
 VALUE_ATTRIBUTES = ("tempo", "loudness")
 TARGET_KINDS = ("label", "value", "share")
 STEM_BLOCK = 400  # samples (25 ms at 16 kHz) per block of stem energy
+SHARE_FLOOR = 1e-3  # shares below -30 dB count as -30 dB in the loss
 REMIX_MUTE = 0.4  # chance that a remixed crop leaves a stem out
 REMIX_GAIN_DB = 6.0  # the stems kept in a remix get a gain drawn uniformly within ± this
 SHARED_MODEL = "shared"  # published as <models_dir>/shared.pt
@@ -178,18 +179,22 @@ def evenly_spaced_starts(
 
 
 def kind_losses(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> dict[str, torch.Tensor]:
-    """The mean loss of each kind of target present: BCE (``label``, ``share``), squared error (``value``).
+    """The mean loss of each kind of target present; ``nan`` values are ignored.
 
-    ``outputs`` and ``values`` are ``[batch, n_targets]``; ``kinds`` has one kind per target;
-    ``nan`` values are ignored.
+    ``label``: binary cross-entropy on the logit; ``value``: squared error; ``share``: squared error
+    of the output against the share's level, ``log10(share)`` (bels relative to the mix) floored at
+    :data:`SHARE_FLOOR`. Levels weigh a piano at 2 % of a metal track against one at 6 % (a 5 dB
+    difference) as much as one at 20 % against 60 %: what sets a track apart within its genre.
+    ``outputs`` and ``values`` are ``[batch, n_targets]``; ``kinds`` has one kind per target.
     """
     kind_of = np.array(kinds)
     known = torch.isfinite(values)
     clean = torch.where(known, values, torch.zeros_like(values))
+    is_label = torch.from_numpy(kind_of == "label").to(outputs.device)
+    is_share = torch.from_numpy(kind_of == "share").to(outputs.device)
+    goal = torch.where(is_share, torch.log10(clean.clamp(min=SHARE_FLOOR)), clean)
     bce = nn.functional.binary_cross_entropy_with_logits(outputs, clean, reduction="none")
-    squared = (outputs - clean) ** 2
-    uses_bce = torch.from_numpy(kind_of != "value").to(outputs.device)
-    losses = torch.where(uses_bce, bce, squared)
+    losses = torch.where(is_label, bce, (outputs - goal) ** 2)
     by_kind = {}
     for kind in TARGET_KINDS:
         chosen = known & torch.from_numpy(kind_of == kind).to(outputs.device)

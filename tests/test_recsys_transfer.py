@@ -130,9 +130,11 @@ def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -
     values = torch.tensor([[1.0, 1.0], [0.0, float("nan")]])
     expected = math.log(2) + 1.0  # BCE of logit 0 is log 2 for either label; (2 - 1)² on the known value
     assert float(target_loss(outputs, values, ["label", "value"])) == pytest.approx(expected)
-    shares = torch.tensor([[0.0, 0.0, 0.0]])  # 1 label, 2 soft shares: each kind weighs the same
-    soft = torch.tensor([[1.0, 0.5, 0.5]])
-    assert float(target_loss(shares, soft, ["label", "share", "share"])) == pytest.approx(2 * math.log(2))
+    outputs = torch.tensor([[0.0, -1.0, -3.0]])  # 1 label, 2 shares learnt as levels (log10 of the share)
+    shares = torch.tensor([[1.0, 0.1, 0.0]])  # 0.1 is -1 bel: no loss; 0 counts as the floor, -30 dB
+    assert float(target_loss(outputs, shares, ["label", "share", "share"])) == pytest.approx(math.log(2))
+    louder = torch.tensor([[0.0, 0.0, -3.0]])  # each kind weighs the same: (0 - (-1))² / 2 stems
+    assert float(target_loss(louder, shares, ["label", "share", "share"])) == pytest.approx(math.log(2) + 0.5)
 
 
 def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_catalogue, tmp_path) -> None:
