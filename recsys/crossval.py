@@ -35,7 +35,7 @@ from recsys.inference import resolve_device, score_waveforms, sigmoid
 from recsys.metrics import balanced_weights, bootstrap_intervals, ranking_metrics, reliability
 from recsys.observers import prepare, run_commandline
 from recsys.train import TrainConfig, train_model
-from recsys.transfer import initial_model, prior_calibration
+from recsys.transfer import calibrate, initial_model
 
 ex = prepare(Experiment("lemons-crossval", save_git_info=False))
 
@@ -68,6 +68,7 @@ def cross_validate_user(
     config = TrainConfig(**{k: recipe[k] for k in TrainConfig.__dataclass_fields__ if k in recipe})
     shared_model = recipe.get("shared_model", "")
     init = recipe.get("init", "scratch")  # models from before transfer learning were trained from scratch
+    calibration = recipe.get("calibration", "prior" if recipe.get("prior_correction") else "none")
     fold_splits = cross_validation_splits(data.user(user), folds, seed)
     ids = sorted({t for fold in fold_splits for t, _ in fold.test})
     audio = dict(
@@ -86,12 +87,12 @@ def cross_validate_user(
         torch.manual_seed(config.seed)
         model, _ = initial_model(init, shared_model, "")
         started = time.perf_counter()
-        train_model(
+        result = train_model(
             model, labelled(fold.train), labelled(fold.val), config, device,
             progress=progress, feature_cache=get_settings().cache_dir,
         )  # fmt: skip
-        if recommender.calibration:
-            prior_calibration(model, labelled(fold.train).labels)
+        val_labels = labelled(fold.val).labels
+        calibrate(model, calibration, labelled(fold.train).labels, val_labels, result.best_val_logits)
         test = labelled(fold.test)
         if config.freeze_blocks:  # through the frozen blocks' cached outputs
             store = FeatureStore(model, config.freeze_blocks, get_settings().cache_dir)

@@ -97,6 +97,8 @@ class UserEvaluation:
             "reliability_balanced": self.reliability_curve,
             "init": starting_point(rec),
             "prior_logit_offset": rec.calibration.get("prior_logit_offset"),
+            "logit_scale": rec.calibration.get("logit_scale"),
+            "logit_offset": rec.calibration.get("logit_offset"),
             "stale": self.stale,
             "taste_ceiling": self.taste_ceiling,
             "checkpoint": rec.path.name if rec.path else None,  # beside this report

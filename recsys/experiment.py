@@ -36,7 +36,7 @@ from recsys.inference import resolve_device
 from recsys.model import count_parameters
 from recsys.observers import prepare, run_commandline
 from recsys.train import SELECTION_RULE, EpochResult, TrainConfig, train_model
-from recsys.transfer import initial_model, prior_calibration
+from recsys.transfer import calibrate, check_calibration, initial_model
 
 ex = prepare(Experiment("lemons-train", save_git_info=False))
 
@@ -61,7 +61,7 @@ def config():
     wd = 1e-4
     silent_per_batch = 2  # silent / near-silent negative crops added to every batch
     freeze_blocks = 3 if init == "shared" else 0  # shared conv blocks kept as they are (0-4)
-    prior_correction = True  # shift the saved logit so relevance assumes as many likes as dislikes
+    calibration = "validation"  # validation: Platt scaling on the validation split | prior | none
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
     precision = "fp32"  # fp32 | bf16: bf16 autocast trains about 2x faster on CPUs with AMX/AVX512-BF16
@@ -112,10 +112,11 @@ class RunLog:
 
 @ex.main
 def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model, model_load_path,
-          prior_correction, num_workers, device, save_dir, publish, progress):  # fmt: skip
+          calibration, num_workers, device, save_dir, publish, progress):  # fmt: skip
     """Train one user's model, save it as a self-describing checkpoint, and publish it if asked."""
     settings = get_settings()
     config = TrainConfig(**{k: _config[k] for k in TrainConfig.__dataclass_fields__})
+    check_calibration(calibration)
     torch_device = resolve_device(device or settings.device)
     workers = settings.num_workers if num_workers is None else int(num_workers)
     torch.manual_seed(config.seed)
@@ -149,7 +150,9 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
     finally:
         log.close()
 
-    calibration = prior_calibration(model, train_audio.labels) if prior_correction else {}
+    calibration_done = calibrate(
+        model, calibration, train_audio.labels, val_audio.labels, result.best_val_logits
+    )
     metrics = {
         "val_auc": result.best.val_auc,
         "val_ap": result.best.val_ap,
@@ -170,7 +173,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
         selection=SELECTION_RULE,
         epoch=result.best_epoch,
         revision=git_revision(),
-        calibration=calibration,
+        calibration=calibration_done,
         transfer=transfer,
     )
     summary = {

@@ -253,10 +253,11 @@ class FCN(nn.Module):
         missing, _ = self.load_state_dict(state, strict=False)
         assert all(k.startswith("dense.") for k in missing), missing
 
-    def shift_logit(self, offset: float) -> None:
-        """Add ``offset`` to the output logit (a prior correction), exactly, through the dense bias."""
+    def transform_logit(self, scale: float = 1.0, offset: float = 0.0) -> None:
+        """Make the output logit ``scale × logit + offset`` (a calibration), exactly, via the dense layer."""
         with torch.no_grad():
-            self.dense.bias += offset
+            self.dense.weight *= scale
+            self.dense.bias.mul_(scale).add_(offset)
 
     def relevance(self, waveform: torch.Tensor) -> torch.Tensor:
         """``sigmoid(forward(waveform))``: relevance in [0, 1] per track, ``[batch]``."""

@@ -98,6 +98,7 @@ class TrainResult:
     best_epoch: int
     best: EpochResult
     best_state: dict[str, torch.Tensor]
+    best_val_logits: np.ndarray  # [n validation tracks], the kept epoch's
     history: list[EpochResult] = field(default_factory=list)
     stopped_early: bool = False
     seconds: float = 0.0
@@ -290,6 +291,7 @@ def train_model(
     best: EpochResult | None = None
     best_key: tuple[float, float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
+    best_logits = np.zeros(0)
     step, stale_epochs, started = 0, 0, time.perf_counter()
     for epoch in range(1, n_epochs + 1):
         epoch_start = time.perf_counter()
@@ -318,7 +320,7 @@ def train_model(
         )
         history.append(result)
         if result.best:
-            best, best_key, stale_epochs = result, key, 0
+            best, best_key, stale_epochs, best_logits = result, key, 0, logits
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
             stale_epochs += 1
@@ -338,6 +340,7 @@ def train_model(
         best_epoch=best.epoch,
         best=best,
         best_state=best_state,
+        best_val_logits=best_logits,
         history=history,
         stopped_early=len(history) < n_epochs,
         seconds=time.perf_counter() - started,

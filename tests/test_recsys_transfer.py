@@ -11,7 +11,7 @@ import torch
 
 from lemons.catalogue.base import STEMS, Track
 from lemons.config import get_settings
-from lemons.errors import ModelError
+from lemons.errors import ConfigError, ModelError
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset, load_split
 from recsys.experiment import ex as train_ex
@@ -33,6 +33,7 @@ from recsys.pretraining import (
 )
 from recsys.ranking import rank_tracks
 from recsys.train import silent_crops
+from recsys.transfer import calibrate, prior_offset, validation_calibration
 from tests.conftest import TEST_USER
 
 QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
@@ -170,7 +171,7 @@ def test_the_prior_correction_shifts_every_logit_by_log_negatives_over_positives
     logits = {}
     for corrected in (False, True):
         out = tmp_path / str(corrected)
-        train_user(out, init="scratch", prior_correction=corrected)
+        train_user(out, init="scratch", calibration="prior" if corrected else "none")
         recommender = load_checkpoint(out / "model.pt")
         test = load_split(load_dataset("builtin"), TEST_USER, "test", progress=False)
         logits[corrected] = score_waveforms(recommender.model, test.waveforms)
@@ -249,3 +250,25 @@ def test_computing_prefix_features_leaves_the_trainable_blocks_in_training_mode(
     model.train()
     FeatureStore(model, 3).compute(np.zeros((1, 16000), np.float32))
     assert not model.blocks[2].training and model.blocks[3].training and model.dropout.training
+
+
+def test_validation_calibration_undoes_overconfidence_under_a_balanced_prior() -> None:
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, 4000)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-true_logits))).astype(np.float32)
+    model = FCN(ModelArgs())
+    dense_before = model.dense.weight.detach().clone(), model.dense.bias.detach().clone()
+    done = validation_calibration(model, 3 * true_logits - 1, labels, labels)  # 3x overconfident, shifted
+    assert done["logit_scale"] == pytest.approx(1 / 3, rel=0.1)
+    assert done["logit_offset"] == pytest.approx(1 / 3, abs=0.15)
+    weight, bias = model.dense_parameters()  # written into the output layer, exactly
+    assert torch.allclose(weight, dense_before[0] * done["logit_scale"])
+    assert torch.allclose(bias, dense_before[1] * done["logit_scale"] + done["logit_offset"])
+
+    reversed_model = FCN(ModelArgs())  # validation logits that rank the labels backwards: no trust
+    fallback = validation_calibration(reversed_model, -true_logits, labels, labels[:100])
+    assert "fallback" in fallback and fallback["prior_logit_offset"] == pytest.approx(
+        prior_offset(labels[:100])
+    )
+    with pytest.raises(ConfigError, match="calibration must be one of validation, prior, none"):
+        calibrate(model, "platt", labels, labels, true_logits)
