@@ -136,6 +136,15 @@ def describe_content(head: bytes) -> str:
     return "text"
 
 
+def _head(path: Path) -> bytes | None:
+    """The first :data:`MPEG_SEARCH_BYTES` of a file (None when it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MPEG_SEARCH_BYTES)
+    except OSError:
+        return None
+
+
 def content_problem(path: Path | str) -> str | None:
     """Why a file with an audio extension is not audio, from its first bytes; None when it may be.
 
@@ -145,10 +154,9 @@ def content_problem(path: Path | str) -> str | None:
     """
     path = Path(path)
     expected = FORMAT_NAMES.get(path.suffix.lower())
-    if expected is None:
+    head = _head(path) if expected is not None else None
+    if head is None:  # not ours to judge, or unreadable: the decoder says why
         return None
-    with open(path, "rb") as handle:
-        head = handle.read(MPEG_SEARCH_BYTES)
     if not head:
         return "is empty (0 bytes)"
     if sniff_audio_format(head) is not None:
@@ -167,8 +175,7 @@ def _unreadable(path: Path, exc: Exception) -> AudioError:
     problem = content_problem(path)
     if problem is not None:
         return AudioError(f"{path}: {problem}; replace it with the recording or move it out of the way")
-    with open(path, "rb") as handle:
-        found = sniff_audio_format(handle.read(MPEG_SEARCH_BYTES))
+    found = sniff_audio_format(_head(path) or b"")
     kind = f"{found} file" if found else "audio file"
     detail = str(exc).replace(f"Error opening {str(path)!r}: ", "")
     if "does not exist or is not a regular file" in detail:  # libsndfile's words for "no audio found"

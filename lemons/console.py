@@ -18,13 +18,22 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import IO, TextIO
 
 #: The loggers of LEMONS' own packages.
 PACKAGE_LOGGERS = ("lemons", "recsys", "explanations")
 
 _verbose: bool | None = None  # None: read LEMONS_VERBOSE
-_capture_lock = threading.RLock()  # file descriptor 2 is the process's: one capture at a time
+
+
+class _Capture:
+    """File descriptor 2 is the process's: the first block to start redirects it to a temporary file,
+    the last one to end restores it, and blocks that overlap (threads reading MP3s) share the file."""
+
+    lock = threading.Lock()
+    depth = 0
+    sink: IO[bytes] | None = None
+    saved = -1
 
 
 def is_verbose() -> bool:
@@ -89,26 +98,37 @@ def native_output_captured() -> Iterator[Callable[[], str]]:
     """Collect what is written to standard error (file descriptor 2) inside the block.
 
     Yields a function that returns the text collected so far (for an error message); when the block
-    ends, the text is dropped and standard error is restored. Verbose (:func:`is_verbose`), nothing is
-    collected and the function returns ``""``. Python's own writes to ``sys.stderr`` in the block are
-    collected too, so keep the block to the native call that needs quieting.
+    ends, the text is dropped and standard error is restored (blocks that overlap in threads share one
+    redirection, restored when the last ends). Verbose (:func:`is_verbose`), nothing is collected and
+    the function returns ``""``. Python's own writes to ``sys.stderr`` in the block are collected too,
+    so keep the block to the native call that needs quieting.
     """
     if is_verbose():
         yield lambda: ""
         return
-    with _capture_lock, tempfile.TemporaryFile(mode="w+b") as sink:
+    with _Capture.lock:
+        if _Capture.depth == 0:
+            sys.stderr.flush()
+            _Capture.sink = tempfile.TemporaryFile(mode="w+b")
+            _Capture.saved = os.dup(2)
+            os.dup2(_Capture.sink.fileno(), 2)
+        _Capture.depth += 1
+        sink = _Capture.sink
+        start = os.lseek(sink.fileno(), 0, os.SEEK_END)
+
+    def collected() -> str:
         sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
+        with _Capture.lock:
+            return os.pread(sink.fileno(), 1 << 20, start).decode("utf-8", "replace")
 
-        def collected() -> str:
-            sys.stderr.flush()
-            sink.seek(0)
-            return sink.read().decode("utf-8", "replace")
-
-        try:
-            yield collected
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    try:
+        yield collected
+    finally:
+        with _Capture.lock:
+            _Capture.depth -= 1
+            if _Capture.depth == 0:
+                sys.stderr.flush()
+                os.dup2(_Capture.saved, 2)
+                os.close(_Capture.saved)
+                sink.close()
+                _Capture.sink = None

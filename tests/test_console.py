@@ -27,6 +27,19 @@ def test_what_native_code_writes_is_collected_not_shown(capfd) -> None:
     assert capfd.readouterr().err == "after\n"
 
 
+def test_overlapping_captures_share_one_redirection(capfd) -> None:
+    """Threads reading MP3s at once: standard error comes back when the last of them is done."""
+    first, second = console.native_output_captured(), console.native_output_captured()
+    with first as first_output:
+        with second as second_output:
+            os.write(2, b"note from the second reader\n")
+        os.write(2, b"note from the first reader\n")
+        assert "first reader" in first_output() and "second reader" in first_output()
+        assert "second reader" in second_output()
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
 def test_verbose_lets_it_through(capfd, monkeypatch) -> None:
     monkeypatch.setenv("LEMONS_VERBOSE", "1")
     assert console.is_verbose()
