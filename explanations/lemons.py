@@ -3,6 +3,10 @@
 A thin page over the library: pick a persona, see their profile and recommendations, listen to a
 track with its waveform, and compute a listenable explanation of why it was recommended.
 Works offline on the built-in catalogue (no external images, fonts or scripts).
+
+The title and a loading notice are drawn before the recommender and the explainer are imported
+(several seconds in a fresh server process), and the notice then shows the scoring of the
+recommendations with a progress bar until the page is complete.
 """
 
 from __future__ import annotations
@@ -10,15 +14,29 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # `streamlit run` puts this script's folder first on sys.path, where this very file would shadow the
 # `lemons` package; the checkout goes before it (installed or not, the package must win).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import streamlit as st
+
+TITLE = "LEMONS: Listenable Explanations for Music recOmmeNder Systems"
+#: The first module imported below: once it is loaded, this server process has nothing heavy to import.
+HEAVY_MODULE = "explanations.audiolime.pipeline"
+
+st.set_page_config(page_title="LEMONS", page_icon="🍋", layout="wide")
+st.title(TITLE)
+#: Where the page says what it is loading, until it is complete (:func:`main` empties it).
+loading = st.empty()
+first_load = HEAVY_MODULE not in sys.modules
+if first_load:
+    loading.info("⏳ Loading the recommender and the explainer (the first visit takes a few seconds)…")
+
 import matplotlib.pyplot as plt
 import pandas as pd
-import streamlit as st
 
 from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.listen import Highlight, empty_highlight_note, highlight
@@ -29,7 +47,7 @@ from explanations.page import illustrations, ui
 from explanations.page.figures import draw_source_rows, draw_weight_grid
 from explanations.page.outputs import outputs_zip
 from lemons.allocator import keep_freed_memory
-from lemons.catalogue.base import Catalogue
+from lemons.catalogue.base import Catalogue, Track
 from lemons.catalogue.registry import CATALOGUES, CatalogueEntry
 from lemons.config import get_settings
 from lemons.errors import LemonsError
@@ -40,6 +58,9 @@ from recsys.data import load_dataset
 from recsys.evaluate import stale_warning
 from recsys.inference import resolve_device
 from recsys.ranking import rank_tracks
+
+if first_load:
+    loading.info("⏳ Opening the catalogue and preparing your recommendations…")
 
 TOP_N = 10
 
@@ -194,16 +215,33 @@ def save_upload(name: str, data: bytes) -> str:
     return str(folder)
 
 
+def scoring_progress(user: str, started: float) -> Callable[[int, int], None]:
+    """Show the scoring of the recommendations in the loading notice: a bar and the time left."""
+
+    def on_progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        left = f", about {elapsed * (total - done) / done:.0f} s left" if done else ""
+        text = f"⏳ Scoring {total} tracks for {user.capitalize()}: {done} of {total}{left}…"
+        loading.progress(done / total, text=text)
+
+    return on_progress
+
+
 def recommendations_section(user: str) -> tuple[Catalogue, str]:
     """Top-10 of the chosen catalogue; returns the catalogue and the picked track id."""
     st.header("2 · Your recommendations")
     catalogue, ids, history, include_history = catalogue_choice(user)
+    if catalogue.skipped:
+        lines = "\n".join(f"- {reason}" for _, reason in catalogue.skipped)
+        st.warning(f"{len(catalogue.skipped)} file(s) of the folder were skipped:\n{lines}")
     recommender = recommender_of(user)
     with st.spinner("scoring the tracks…"):
         ranking = rank_tracks(
             recommender, catalogue, ids, cache_dir=get_settings().cache_dir, progress=False,
             history=history, include_history=include_history,
+            on_progress=scoring_progress(user, time.perf_counter()),
         )  # fmt: skip
+    loading.empty()
     for track_id, reason in ranking.skipped:
         st.warning(f"{track_id} was skipped: {reason}")
     if not ranking.tracks:
@@ -232,10 +270,7 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
     if ranking.n_excluded:
         st.caption(f"{ranking.n_excluded} tracks you have already listened to are left out")
     st.header("3 · Listen")
-    labels = {
-        r.track_id: f"{i + 1}. {catalogue[r.track_id].title} — {catalogue[r.track_id].artist}"
-        for i, r in enumerate(top)
-    }
+    labels = {r.track_id: f"{i + 1}. {heading(catalogue[r.track_id])}" for i, r in enumerate(top)}
     track_id = st.selectbox("track", list(labels), format_func=labels.get, key="track")
     relevance = next(r.relevance for r in top if r.track_id == track_id)
     st.markdown(
@@ -244,7 +279,7 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
     )
     audio = catalogue.load_audio(track_id)
     track = catalogue[track_id]
-    st.iframe(ui.player_html(audio, 16_000, f"{track.title} — {track.artist}"), height=120)
+    st.iframe(ui.player_html(audio, 16_000, heading(track)), height=120)
     return catalogue, track_id
 
 
@@ -374,11 +409,14 @@ def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, 
     )
 
 
+def heading(track: Track) -> str:
+    """``"title — artist"``, or the title alone for a track without an artist."""
+    return f"{track.title} — {track.artist}" if track.artist else track.title
+
+
 def main() -> None:
-    """The page, top to bottom."""
+    """The page, top to bottom (the title and the loading notice are drawn before the imports)."""
     keep_freed_memory()
-    st.set_page_config(page_title="LEMONS", page_icon="🍋", layout="wide")
-    st.title("LEMONS: Listenable Explanations for Music recOmmeNder Systems")
     show_planted, n_samples, seed = sidebar()
     try:
         user = persona_section(show_planted)
@@ -386,6 +424,8 @@ def main() -> None:
         explanation_section(user, catalogue, track_id, n_samples, seed)
     except LemonsError as exc:
         st.error(str(exc))
+    finally:
+        loading.empty()  # whatever stopped the page (an error, st.stop), it is no longer loading
 
 
 main()

@@ -14,7 +14,7 @@ per 30 s track, so this is done only for rankings of up to ``FEATURE_CACHE_MAX_T
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +92,7 @@ def rank_tracks(
     history: Collection[str] = (),
     include_history: bool = False,
     feature_cache_max_tracks: int = FEATURE_CACHE_MAX_TRACKS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Ranking:
     """Score ``track_ids`` (default: the whole catalogue) with whole-track audio and sort them.
 
@@ -99,6 +100,9 @@ def rank_tracks(
     are left out, unless ``include_history``, which keeps them and marks them in ``Ranking.listened``.
     Tracks whose audio cannot be used (unreadable, silent, too short) are listed in
     ``Ranking.skipped`` with the reason instead of stopping the ranking.
+
+    ``on_progress(done, total)`` is called before the first and after every ``chunk`` of the tracks
+    that are not in the score cache (``total`` of them; not at all when every score is cached).
     """
     ids = list(track_ids) if track_ids is not None else catalogue.ids
     played = set(history)
@@ -113,6 +117,8 @@ def rank_tracks(
     depth = recommender.frozen_blocks
     use_store = depth and cache_dir is not None and len(ids) <= feature_cache_max_tracks
     store = FeatureStore(recommender.model, depth, cache_dir) if use_store else None
+    if on_progress is not None and todo:
+        on_progress(0, len(todo))
     with tqdm(total=len(todo), desc="rank", unit="track", disable=not progress or not todo) as bar:
         for start in range(0, len(todo), chunk):
             loaded: list[tuple[str, np.ndarray]] = []
@@ -131,6 +137,8 @@ def rank_tracks(
                     cache.scores[keys[track_id]] = float(logit)
                 cache.save()
             bar.update(len(todo[start : start + chunk]))
+            if on_progress is not None:
+                on_progress(min(start + chunk, len(todo)), len(todo))
     bad = {t for t, _ in skipped}
     ranked = [
         RankedTrack(t, float(sigmoid(cache.scores[keys[t]])), cache.scores[keys[t]])

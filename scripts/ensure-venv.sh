@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Create the virtual environment and install LEMONS into it (idempotent).
 #   scripts/ensure-venv.sh VENV PYTHON REQUIREMENTS_FILE
-# The install is skipped when the requirement files, setup.py and the checkout path are unchanged
-# since the last successful install (recorded in VENV/.lemons-installed).
+# The install is skipped when REQUIREMENTS_FILE, or a file that includes it, was installed into VENV
+# from this checkout and none of what it reads has changed since (scripts/venv_stamp.py keeps the
+# record in VENV/.lemons-installed): `make test` installs requirements-dev.txt, which includes
+# requirements.txt, so a `make demo` after it installs nothing.
 set -euo pipefail
 
 venv=$1
@@ -15,11 +17,9 @@ if ! command -v "$python" >/dev/null 2>&1; then
   exit 1
 fi
 
-stamp="$venv/.lemons-installed"
-wanted=$(cd "$root" && cat requirements.txt "$requirements" constraints.txt setup.py | sha256sum | cut -d' ' -f1)
-wanted="$wanted $root $requirements"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -x "$venv/bin/python" ]; then
-  echo "virtual environment: up to date ($venv)"
+stamp=("$python" "$root/scripts/venv_stamp.py")
+if [ -x "$venv/bin/python" ] && "${stamp[@]}" check "$venv" "$root" "$requirements"; then
+  echo "virtual environment: up to date ($venv, $requirements)"
   exit 0
 fi
 
@@ -32,4 +32,4 @@ echo "installing $requirements into $venv (the first time this downloads several
 "$venv/bin/python" -m pip install -q -r "$root/$requirements" -c "$root/constraints.txt"
 "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$root"
 "$venv/bin/python" -m pip check
-echo "$wanted" > "$stamp"
+"${stamp[@]}" record "$venv" "$root" "$requirements"

@@ -56,6 +56,8 @@ def test_the_page_reads_top_to_bottom(app: AppTest) -> None:
     assert len(app.sidebar.get("image")) == 4  # a picture for the recommender and each explanation type
     assert [b.label for b in app.button] == ["Compute Explanation"]
     assert not app.error
+    # the loading notice (drawn under the title while the page loads and scores) is gone once it is done
+    assert not [i.value for i in app.info if "⏳" in i.value] and not app.get("progress")
 
 
 def test_changing_the_persona_updates_profile_and_recommendations(app: AppTest) -> None:
@@ -99,6 +101,34 @@ def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None
     app.radio(key="catalogue").set_value("folder").run()
     app.text_input(key="folder").set_value(str(tiny_catalogue_dir / "no-such-folder")).run()
     assert not app.exception and "no such folder" in app.error[0].value
+
+
+def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(app: AppTest, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_catalogue_folder import tagged_mp3
+
+    folder = tmp_path / "mine"
+    tagged_mp3(folder / "01.mp3", {"TIT2": "Blue in Green", "TPE1": "Miles Davis", "TCON": "Jazz"})
+    sf.write(folder / "take.wav", 0.1 * np.random.default_rng(0).standard_normal(16_000 * 6), 16_000)
+    (folder / "page.mp3").write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    app.radio(key="catalogue").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(folder)).run()
+    assert not app.exception and not app.error
+    [skipped] = [w.value for w in app.warning if "skipped" in w.value]
+    assert (
+        skipped.startswith("1 file(s) of the folder were skipped")
+        and "page.mp3: is not an audio file" in skipped
+    )
+    table = app.dataframe[-1].value
+    rows = {
+        title: (artist, genre)
+        for title, artist, genre in zip(table["title"], table["artist"], table["genre"], strict=True)
+    }
+    assert rows == {"Blue in Green": ("Miles Davis", "Jazz"), "take": ("", "")}
+    labels = app.selectbox(key="track").options  # "1. title — artist", the artist only where there is one
+    assert sorted(label.split(". ", 1)[1] for label in labels) == ["Blue in Green — Miles Davis", "take"]
 
 
 def test_catalogues_and_separators_registered_elsewhere_are_offered(registered, app: AppTest) -> None:

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lemons import console
 from lemons.audio import (
     SAMPLE_RATE,
     SilentAudioError,
+    audio_info,
     centre_window,
     load_audio,
     resample,
@@ -22,6 +24,12 @@ from lemons.errors import AudioError
 def tone(seconds: float, sr: int, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def damaged_wav(path: Path) -> None:
+    """A real WAV header followed by garbage where its chunks should be."""
+    sf.write(path, tone(6, 16000), 16000)
+    path.write_bytes(path.read_bytes()[:20] + b"garbage" * 50)
 
 
 def test_stereo_at_44k1_becomes_16k_mono(tmp_path: Path) -> None:
@@ -62,7 +70,7 @@ def test_resample_keeps_duration() -> None:
             AudioError,
             "NaN",
         ),
-        (lambda p: p.write_bytes(b"RIFF garbage" * 50), AudioError, "unreadable or corrupt"),
+        (damaged_wav, AudioError, "unreadable or corrupt WAV file"),
         (lambda p: None, AudioError, "no such audio file"),
     ],
     ids=["too-short", "silent", "nan", "corrupt", "missing"],
@@ -88,3 +96,57 @@ def test_write_audio_is_16_bit_without_normalisation(tmp_path: Path) -> None:
     back, _ = sf.read(str(tmp_path / "q.wav"), dtype="float32")
     assert np.max(np.abs(back)) == pytest.approx(0.05, abs=1e-3)
     assert [p.name for p in tmp_path.iterdir()] == ["q.wav"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("page.mp3", b"<!DOCTYPE html><html><body>Not found</body></html>\n" * 20, "an HTML page, not MP3"),
+        ("notes.flac", "Track list, side Ä\n".encode() * 40, "text, not FLAC"),
+        ("cover.mp3", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8 + b"\xff\xfb\x90\x00" * 8, "a PNG image"),
+        ("song.ogg", b"\x00\x00\x00\x20ftypM4A " + bytes(2000), "an MP4/M4A file"),
+    ],
+)
+def test_a_file_that_is_not_audio_says_what_it_is(
+    tmp_path: Path, name: str, content: bytes, says: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    for read in (audio_info, load_audio):
+        with pytest.raises(AudioError, match="is not an audio file: its content is " + says) as info:
+            read(path)
+        assert str(path) in str(info.value) and "does not exist" not in str(info.value)
+
+
+def test_an_empty_file_is_called_empty(tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav: is empty \(0 bytes\)"):
+        audio_info(tmp_path / "empty.wav")
+
+
+def test_a_damaged_mp3_is_an_error_without_decoder_noise(tmp_path: Path, capfd) -> None:
+    path = tmp_path / "damaged.mp3"
+    sf.write(path, tone(8, 22050), 22050)
+    data = path.read_bytes()
+    path.write_bytes(data[:400] + b"junk" * 3000)  # the first frames, then no MPEG frame at all
+    with pytest.raises(AudioError, match=r"damaged\.mp3: unreadable or corrupt MP3 file"):
+        load_audio(path)
+    assert capfd.readouterr().err == ""  # the MP3 decoder's own notes stay off the terminal
+    console.set_verbose(True)
+    try:
+        with pytest.raises(AudioError):
+            load_audio(path)
+        assert "MPEG" in capfd.readouterr().err  # verbose, they are shown
+    finally:
+        console.set_verbose(None)
+
+
+def test_header_and_tags_are_read_without_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "tagged.flac"
+    with sf.SoundFile(path, "w", 22050, 2) as handle:
+        handle.title, handle.artist, handle.genre = "Jóga", "Björk", "Art pop"
+        handle.write(np.zeros((22050 * 6, 2), np.float32))
+    info = audio_info(path)
+    assert (info.samplerate, info.channels, info.frames, info.format) == (22050, 2, 22050 * 6, "FLAC")
+    assert info.duration == pytest.approx(6.0)
+    assert info.tags == {"title": "Jóga", "artist": "Björk", "genre": "Art pop"}

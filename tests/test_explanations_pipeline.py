@@ -216,3 +216,36 @@ def test_an_empty_top_highlight_says_so_and_names_what_lowers_the_relevance(
     assert data["against_3"]["descriptions"] and all(
         d in data["note"] for d in data["against_3"]["descriptions"]
     )
+
+
+def relative_luminance(rgb) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (components 0-1)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first, second) -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21; 4.5 is the minimum for small text)."""
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_highlight_labels_stay_readable_over_the_marked_regions(model_path, catalogue) -> None:
+    from matplotlib.colors import to_rgb, to_rgba
+
+    from explanations.page.figures import TOP_COLOUR, draw_source_rows
+
+    result = explain_track(
+        load_checkpoint(model_path), catalogue, catalogue.ids[7], ExplainSettings("time+source", n_samples=48)
+    )
+    figure = draw_source_rows(result, 3)
+    labels = [text for ax in figure.axes for text in ax.texts]
+    assert sorted(t.get_text() for t in labels) == sorted(["Top Highlight", "Top-2", "Top-3"][: len(labels)])
+    assert labels, "the Top-3 components are labelled"
+    for text in labels:
+        box = text.get_bbox_patch()
+        assert box is not None  # drawn on a box of its own, not straight onto the red region
+        *face, alpha = to_rgba(box.get_facecolor())
+        # the box as seen over the highlight colour (the worst case: the region it names)
+        seen = [alpha * f + (1 - alpha) * r for f, r in zip(face, to_rgb(TOP_COLOUR), strict=True)]
+        assert contrast(to_rgb(text.get_color()), seen) >= 4.5

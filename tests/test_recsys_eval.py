@@ -96,8 +96,18 @@ def test_ranking_scores_every_track_once_and_caches_the_scores(published: Path, 
     recommender = load_checkpoint(published)
     catalogue = load_dataset("builtin").catalogue
     cache_dir = get_settings().cache_dir
-    first = rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False)
+    reported: list[tuple[int, int]] = []
+    first = rank_tracks(
+        recommender,
+        catalogue,
+        cache_dir=cache_dir,
+        progress=False,
+        chunk=8,
+        on_progress=lambda *a: reported.append(a),
+    )
     assert sorted(r.track_id for r in first.tracks) == sorted(catalogue.ids) and not first.skipped
+    n = len(catalogue)  # the page's progress bar: from nothing, chunk by chunk, to every track
+    assert reported == [(0, n), *((min(done, n), n) for done in range(8, n + 8, 8))]
     logits = [r.logit for r in first.tracks]
     assert logits == sorted(logits, reverse=True)
     assert all(0 <= r.relevance <= 1 for r in first.tracks)
@@ -106,8 +116,11 @@ def test_ranking_scores_every_track_once_and_caches_the_scores(published: Path, 
         raise AssertionError("cached scores must not be recomputed")
 
     monkeypatch.setattr(ranking, "score_waveforms", no_scoring)
-    again = rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False)
-    assert again.tracks == first.tracks
+    reported.clear()
+    again = rank_tracks(
+        recommender, catalogue, cache_dir=cache_dir, progress=False, on_progress=lambda *a: reported.append(a)
+    )
+    assert again.tracks == first.tracks and reported == []  # nothing to score, nothing to show
     monkeypatch.undo()
     for cache_file in (cache_dir / "scores").glob("*.json"):
         cache_file.write_text("{ not json")  # a damaged cache is rebuilt, not trusted

@@ -9,6 +9,9 @@ Backends, best first (the registry :data:`SEPARATORS`, which the command line an
 Spleeter runs at 44.1 kHz on stereo: the 16 kHz mono track is resampled to 44.1 kHz and duplicated
 to two channels, separated, each source averaged to mono and resampled back (SPEC §4).
 Spleeter results are cached as ``.npz`` keyed by the audio's content hash and the backend.
+TensorFlow's start-up lines (and whatever else it writes to standard error while Spleeter loads and
+separates) are kept off the terminal unless LEMONS is verbose (:mod:`lemons.console`); a failure
+quotes their last lines.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from lemons.audio import SAMPLE_RATE, resample
 from lemons.catalogue.base import Catalogue
 from lemons.config import get_settings
+from lemons.console import is_verbose, native_output_captured
 from lemons.errors import SeparationError
 from lemons.io import load_npz, save_npz, sha256_array
 from lemons.registry import Registry
@@ -111,6 +115,14 @@ class ReferenceSeparator(Separator):
 
 _SPLEETER_LOCK = threading.Lock()
 _SPLEETER_CACHE: dict[tuple[str, str], Any] = {}
+#: Lines of TensorFlow's own output quoted in an error.
+NATIVE_TAIL_LINES = 5
+
+
+def _with_native_tail(message: str, output: str) -> str:
+    """``message`` followed by the last lines TensorFlow wrote, where it wrote any."""
+    lines = [line for line in output.splitlines() if line.strip()][-NATIVE_TAIL_LINES:]
+    return message + ("; TensorFlow said:\n  " + "\n  ".join(lines) if lines else "")
 
 
 def weights_hint(model: str) -> str:
@@ -148,13 +160,15 @@ class SpleeterSeparator(Separator):
             )
 
     def _spleeter(self) -> Any:
+        """Spleeter's separator for the model, built once per process (TensorFlow imported then)."""
         key = (self.model, str(self.model_dir))
         if key not in _SPLEETER_CACHE:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no CUDA-probe noise; failures still raise
+            # TensorFlow reads its C++ log level once, at import; CUDA-probe and start-up noise off
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if is_verbose() else "3")
             import tensorflow as tf
             from spleeter.separator import Separator as Spleeter
 
-            tf.get_logger().setLevel("ERROR")
+            tf.get_logger().setLevel("INFO" if is_verbose() else "ERROR")
             spleeter = Spleeter(f"spleeter:{self.model}", multiprocess=False)
             # An absolute model_dir is used as is: Spleeter never looks at MODEL_PATH or downloads.
             spleeter._params["model_dir"] = str(self.model_dir / self.model)
@@ -164,11 +178,14 @@ class SpleeterSeparator(Separator):
     def separate(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
         """Separate at 44.1 kHz stereo (``audio`` twice), each source averaged to mono and back at ``sr``."""
         stereo = np.repeat(resample(audio, sr, SPLEETER_RATE)[:, None], 2, axis=1)
-        with _SPLEETER_LOCK:  # one TensorFlow graph per model; Streamlit may call from several threads
+        # one TensorFlow graph per model (Streamlit may call from several threads); what TensorFlow
+        # prints while it loads and runs stays off the terminal unless verbose
+        with _SPLEETER_LOCK, native_output_captured() as output:
             try:
                 prediction = self._spleeter().separate(stereo)
             except Exception as exc:  # TensorFlow raises many kinds
-                raise SeparationError(f"{self.name} failed: {type(exc).__name__}: {exc}") from exc
+                message = f"{self.name} failed: {type(exc).__name__}: {exc}"
+                raise SeparationError(_with_native_tail(message, output())) from exc
         result = {}
         for name in self.sources:
             mono = resample(np.asarray(prediction[name], dtype=np.float32).mean(axis=1), SPLEETER_RATE, sr)

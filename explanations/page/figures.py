@@ -20,6 +20,16 @@ from lemons.io import atomic_path
 
 TOP_COLOUR = "#d62728"
 OTHER_COLOUR = "#1f77b4"
+#: A chosen component's label ("Top Highlight", "Top-2"…): dark text on a light box edged in the
+#: highlight colour, so that it reads over the red region it names as well as over the blue track.
+LABEL_STYLE = {
+    "fontsize": 8,
+    "fontweight": "bold",
+    "color": "#1a1a1a",
+    "va": "top",
+    "zorder": 5,
+    "bbox": {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": TOP_COLOUR, "alpha": 0.9},
+}
 #: Points per second in waveform envelopes (enough to see the shape, small to draw).
 ENVELOPE_RATE = 50
 #: Characters per line of a figure's title (the question answered is wrapped to it).
@@ -69,7 +79,7 @@ def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[i
             t, p = envelope(factorization.components[index][start:end], sr)
             ax.fill_between(t + start / sr, -p, p, color=TOP_COLOUR, alpha=0.9, linewidth=0)
             label = "Top Highlight" if index == top[0] else f"Top-{top.index(index) + 1}"
-            ax.text(start / sr, 0.9, label, transform=ax.get_xaxis_transform(), fontsize=8, color=TOP_COLOUR)
+            ax.text(start / sr + 0.05, 0.92, label, transform=ax.get_xaxis_transform(), **LABEL_STYLE)
         for boundary in range(1, explanation.n_segments):
             ax.axvline(boundary * seg / sr, color="0.6", linewidth=0.6)
         ax.set_ylabel(source, rotation=0, ha="right", va="center")

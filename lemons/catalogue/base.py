@@ -35,6 +35,11 @@ class Track:
     offset: float = 0.0
     extra: dict[str, float | str] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def label(self) -> str:
+        """``"artist - title"``, or the title alone for a track without an artist."""
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
     def as_row(self) -> dict[str, object]:
         """Flat dict for tables (tags joined with ``;``)."""
         return {
@@ -61,6 +66,8 @@ class Catalogue:
     name: str = "catalogue"
     #: Stems a catalogue provides from its own data (empty when it has none).
     stem_names: tuple[str, ...] = ()
+    #: Files the catalogue found but left out, as ``(path, reason)`` (each reason names its file).
+    skipped: Sequence[tuple[Path, str]] = ()
 
     def __init__(self, tracks: Sequence[Track]) -> None:
         self._tracks = list(tracks)

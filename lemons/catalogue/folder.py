@@ -2,11 +2,17 @@
 
 Every file below ``root`` whose extension is in :data:`lemons.audio.AUDIO_EXTENSIONS` is a track
 (hidden files and folders, whose names start with ``.``, are ignored). The scan reads file headers
-only, so it is fast on large collections; files it cannot use are skipped with a warning that
-names them (and listed in :attr:`FolderCatalogue.skipped`):
+and tags only, so it is fast on large collections; files it cannot use are skipped and reported
+once, as one logged warning with a line per file and its reason (and listed in
+:attr:`FolderCatalogue.skipped`):
 
-* unreadable or corrupt headers (``AudioError`` from :func:`lemons.audio.audio_info`);
+* files that are not audio at all, and unreadable or corrupt headers (``AudioError`` from
+  :func:`lemons.audio.audio_info`, which says which);
 * files shorter than :data:`lemons.audio.MIN_DURATION` (5 s).
+
+A track's title, artist, album and genre come from the file's own tags (ID3 in MP3, Vorbis comments
+in FLAC and Ogg, INFO chunks in WAV, text chunks in AIFF, read by libsndfile); without tags the title
+is the file name and the artist the name of the folder holding the file.
 
 Because samples are not read at scan time, problems inside the audio data surface only when a
 track is loaded: :meth:`FolderCatalogue.load_audio` raises :class:`~lemons.errors.AudioError`
@@ -19,13 +25,20 @@ import logging
 import os
 import re
 import unicodedata
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from lemons.audio import AUDIO_EXTENSIONS, MIN_DURATION, SAMPLE_RATE, audio_info, centre_window, load_audio
+from lemons.audio import (
+    AUDIO_EXTENSIONS,
+    MIN_DURATION,
+    SAMPLE_RATE,
+    AudioInfo,
+    audio_info,
+    centre_window,
+    load_audio,
+)
 from lemons.catalogue.base import Catalogue, Track
 from lemons.errors import AudioError, DataError
 
@@ -65,20 +78,23 @@ def find_audio_files(root: Path) -> list[Path]:
     return found
 
 
-def _file_duration(path: Path) -> tuple[float, dict[str, float | str]]:
-    """``(seconds, extra)`` from the header; :class:`AudioError` if unusable or too short."""
+#: Separators between several genres in one tag (``"Rock; Indie"``, ``"Jazz, Soul"``).
+GENRE_SEPARATORS = re.compile(r"\s*[;,\x00]\s*")
+
+
+def genres_of(tag: str) -> tuple[str, ...]:
+    """The genres a file's genre tag names, in order, without repeats (``"Rock; Indie"`` → both)."""
+    return tuple(dict.fromkeys(part for part in GENRE_SEPARATORS.split(tag) if part))
+
+
+def _usable_info(path: Path) -> AudioInfo:
+    """The file's header and tags; :class:`AudioError` if it is not usable audio or too short."""
     info = audio_info(path)
     if info.samplerate <= 0 or info.frames <= 0:
         raise AudioError(f"{path}: holds no audio frames")
-    seconds = info.frames / info.samplerate
-    if seconds < MIN_DURATION:
-        raise AudioError(f"{path}: is {seconds:.2f} s long; at least {MIN_DURATION:g} s are needed")
-    extra: dict[str, float | str] = {
-        "file_duration": seconds,
-        "sample_rate": float(info.samplerate),
-        "channels": float(info.channels),
-    }
-    return seconds, extra
+    if info.duration < MIN_DURATION:
+        raise AudioError(f"{path}: is {info.duration:.2f} s long; at least {MIN_DURATION:g} s are needed")
+    return info
 
 
 class FolderCatalogue(Catalogue):
@@ -89,10 +105,14 @@ class FolderCatalogue(Catalogue):
         window: seconds used per track, centred in the file (the whole file if it is shorter).
 
     Track ids are unique slugs of the path relative to ``root`` (``"Rock/My Song.mp3"`` →
-    ``"rock-my-song-mp3"``); ``title`` is the file name without extension, ``artist`` the name of
-    the folder holding the file (``""`` for files directly in ``root``); ``offset``/``duration``
-    give the window in seconds. Audio loads as 16 kHz mono float32 whatever the file's rate and
-    channels. Files that were skipped are in ``skipped`` as ``(path, reason)`` pairs.
+    ``"rock-my-song-mp3"``). ``title``, ``artist``, ``album`` and ``genre`` come from the file's
+    tags; ``tags`` are the genres its genre tag names (``"Rock; Indie"`` → ``("Rock", "Indie")``,
+    the first is the ``genre``). Without tags, ``title`` is the file name without extension and
+    ``artist`` the name of the folder holding the file (``""`` for files directly in ``root``).
+    ``offset``/``duration`` give the window in seconds; ``extra`` holds the file's length, rate,
+    channels and its other tags (``date``, ``tracknumber``…). Audio loads as 16 kHz mono float32
+    whatever the file's rate and channels. Files that were skipped are in ``skipped`` as
+    ``(path, reason)`` pairs, and reported once as a logged warning.
 
     Only headers are read when scanning, so a silent file is listed and raises
     :class:`~lemons.audio.SilentAudioError` from :meth:`load_audio`; a file whose data is corrupt
@@ -111,43 +131,50 @@ class FolderCatalogue(Catalogue):
         self.window = float(window)
         self.skipped: list[tuple[Path, str]] = []
         files = find_audio_files(root)
-        usable: list[tuple[Path, float, dict[str, float | str]]] = []
+        usable: list[tuple[Path, AudioInfo]] = []
         for path in files:
             try:
-                seconds, extra = _file_duration(path)
+                usable.append((path, _usable_info(path)))
             except AudioError as exc:
                 self.skipped.append((path, str(exc)))
-                continue
-            usable.append((path, seconds, extra))
-        self._warn_skipped()
+        self._report_skipped()
         if not usable:
             raise DataError(
                 f"{root}: no usable audio files ({len(files)} found, {len(self.skipped)} skipped); "
                 f"supported extensions: {' '.join(AUDIO_EXTENSIONS)}"
             )
-        ids = unique_slugs(path.relative_to(root).as_posix() for path, _, _ in usable)
+        ids = unique_slugs(path.relative_to(root).as_posix() for path, _ in usable)
         super().__init__([self._make_track(tid, *item) for tid, item in zip(ids, usable, strict=True)])
 
-    def _make_track(self, track_id: str, path: Path, seconds: float, extra: dict[str, float | str]) -> Track:
-        offset, duration = centre_window(seconds, self.window)
-        parent = path.parent
+    def _make_track(self, track_id: str, path: Path, info: AudioInfo) -> Track:
+        offset, duration = centre_window(info.duration, self.window)
+        tags = dict(info.tags)
+        genres = genres_of(tags.pop("genre", ""))
+        extra: dict[str, float | str] = {
+            "file_duration": info.duration,
+            "sample_rate": float(info.samplerate),
+            "channels": float(info.channels),
+            **{key: value for key, value in tags.items() if key not in ("title", "artist", "album")},
+        }
         return Track(
             id=track_id,
-            title=path.stem,
-            artist="" if parent == self.root else parent.name,
-            duration=seconds if duration is None else duration,
+            title=tags.get("title") or path.stem,
+            artist=tags.get("artist") or ("" if path.parent == self.root else path.parent.name),
+            album=tags.get("album", ""),
+            genre=genres[0] if genres else "",
+            tags=genres,
+            duration=info.duration if duration is None else duration,
             path=path,
             offset=offset,
             extra=extra,
         )
 
-    def _warn_skipped(self) -> None:
-        if not self.skipped:
-            return
-        lines = "\n".join(f"  {reason}" for _, reason in self.skipped)  # each reason names its file
-        message = f"{self.root}: skipped {len(self.skipped)} audio file(s):\n{lines}"
-        log.warning(message)
-        warnings.warn(message, stacklevel=3)
+    def _report_skipped(self) -> None:
+        """One logged warning for the whole scan: a line per skipped file (each reason names it)."""
+        if self.skipped:
+            lines = "\n".join(f"  {reason}" for _, reason in self.skipped)
+            count = f"{len(self.skipped)} file" + ("s" if len(self.skipped) > 1 else "")
+            log.warning("%s: skipped %s:\n%s", self.root, count, lines)
 
     def load_audio(self, track_id: str, sr: int = SAMPLE_RATE) -> np.ndarray:
         """The track's central window as mono float32 ``[samples]`` at ``sr`` Hz (default 16 kHz).

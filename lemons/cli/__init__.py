@@ -5,7 +5,9 @@ The command line sits on top of everything: one module per command group adds it
 read from their registries. A command imports the recommender and the explanations when it runs, so
 ``lemons --help`` and the data commands answer without loading PyTorch.
 
-Errors LEMONS raises on purpose are printed as one line (``error: ...``) with exit status 2.
+Errors LEMONS raises on purpose are printed as one line (``error: ...``) with exit status 2, and
+warnings as ``warning: ...`` lines. ``--verbose`` (before or after the command) also lets native
+libraries print their own lines, such as TensorFlow's start-up messages when Spleeter loads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 
 from lemons.allocator import keep_freed_memory
 from lemons.cli import config, data, experiments, explain, personas, rank, setup
+from lemons.console import configure
 from lemons.errors import LemonsError
 
 #: The command groups, in the order ``lemons --help`` lists them.
@@ -26,15 +29,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lemons", description="LEMONS: listenable explanations for music recommender systems."
     )
+    add_verbose(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.add_commands(commands)
+    for sub in _subparsers(commands):
+        add_verbose(sub, argparse.SUPPRESS)  # after the command too; it keeps a --verbose given before
     return parser
+
+
+def add_verbose(parser: argparse.ArgumentParser, default: object) -> None:
+    """``--verbose``: also show what native libraries print (TensorFlow's start-up lines)."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also show informational messages and what native libraries print (TensorFlow start-up lines)",
+    )
+
+
+def _subparsers(commands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Every command's parser, those of nested commands (``lemons data build``) included."""
+    found = []
+    for sub in dict.fromkeys(commands.choices.values()):  # aliases map to the same parser
+        found.append(sub)
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.extend(_subparsers(action))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command in ``argv`` (default: the process's arguments); returns the exit status."""
     args = build_parser().parse_args(argv)
+    configure(verbose=args.verbose)
     keep_freed_memory()
     try:
         return int(args.func(args))

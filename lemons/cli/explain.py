@@ -50,7 +50,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     data = write_outputs(result, Path(args.out), args.k, context)
     explanation = result.explanation
     print(
-        f"{track.id} ({track.artist} - {track.title}) for {args.user}: "
+        f"{track.id} ({track.label}) for {args.user}: "
         f"relevance {explanation.relevance:.3f}; "
         f"{explanation.kind} explanation with {explanation.separator or 'no separator'}, "
         f"N_s={explanation.n_samples}, seed {explanation.seed}"

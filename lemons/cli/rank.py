@@ -42,8 +42,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
     for rank, item in enumerate(ranking.top(args.top), 1):
         track = found.catalogue[item.track_id]
         mark = "  (in the listening history)" if item.track_id in ranking.listened else ""
-        line = f"{rank:3d}. {item.relevance:.3f}  {track.id}  {track.artist} - {track.title}  [{track.genre}]"
-        print(line + mark)
+        genre = f"  [{track.genre}]" if track.genre else ""
+        print(f"{rank:3d}. {item.relevance:.3f}  {track.id}  {track.label}{genre}{mark}")
     if ranking.n_excluded:
         print(
             f"({ranking.n_excluded} tracks of {args.user}'s listening history left out; "
