@@ -5,11 +5,13 @@ Run from the project root or from ``recsys/``::
     python recsys/pretrain.py with publish=True                 # models/shared.pt, used by init=shared
     python recsys/pretrain.py with n_steps=200 stem_shares=False
     python recsys/pretrain.py print_config
+    python recsys/pretrain.py with save_dir=runs/checkpoints/shared-long n_steps=6000   # resumable
 
 The network is the users' FCN with one output per catalogue target (genre, tags, tempo, loudness and,
 with ``stem_shares=True`` on a catalogue with true stems, each stem's energy share in the crop heard;
 see :mod:`recsys.pretraining`). It never sees a user's history. 10 % of the catalogue's tracks are
-held out to choose the step kept.
+held out to choose the step kept. The run's state is saved in ``save_dir`` (``state.pt``) after every
+validation: started again with the same ``save_dir`` and settings, an interrupted run goes on from there.
 """
 
 from __future__ import annotations
@@ -125,6 +127,17 @@ def main(
         energies = [by_id[t] for t in ids]
     targets, values = catalogue_targets(tracks, energies, min_tag_count=min_tag_count)
     audio = load_waveforms(catalogue, ids, workers, progress, desc="load catalogue")
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {"audio": [catalogue.audio_checksum(t.id) for t in tracks], "targets": values.tolist()},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    out_dir = (
+        Path(save_dir)
+        if save_dir
+        else (settings.runs_dir / "checkpoints" / f"{SHARED_MODEL}-{time.strftime('%Y%m%d-%H%M%S')}")
+    )
     print(
         f"pretraining the shared model on {dataset}: {(~is_val).sum()} tracks, {is_val.sum()} held out, "
         f"{len(targets)} targets ({sum(t.kind == 'label' for t in targets)} labels), device {torch_device}"
@@ -140,20 +153,11 @@ def main(
         progress,
         train_stems=train_stems,
         val_stems=val_stems,
+        state_path=out_dir / "state.pt",
+        data_key=fingerprint,
     )
     for entry in result.history:
         _run.log_scalar("val_loss", entry["val_loss"], int(entry["step"]))
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            {"audio": [catalogue.audio_checksum(t.id) for t in tracks], "targets": values.tolist()},
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
-    out_dir = (
-        Path(save_dir)
-        if save_dir
-        else (settings.runs_dir / "checkpoints" / f"{SHARED_MODEL}-{time.strftime('%Y%m%d-%H%M%S')}")
-    )
     metrics = {
         "val_loss": result.val_loss,
         "train_seconds": round(result.seconds, 1),

@@ -26,11 +26,13 @@ many targets it has.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,8 +40,9 @@ from torch import nn
 from tqdm import tqdm
 
 from lemons.catalogue.base import STEMS, Track
-from lemons.errors import ConfigError, DataError
+from lemons.errors import ConfigError, DataError, ModelError
 from lemons.interactions import stable_seed
+from lemons.io import atomic_path
 from recsys.inference import place
 from recsys.model import FCN, ModelArgs
 from recsys.train import autocast, random_crop_starts, random_crops
@@ -269,12 +272,17 @@ def pretrain(
     progress: bool = True,
     train_stems: StemData | None = None,
     val_stems: StemData | None = None,
+    state_path: Path | None = None,
+    data_key: str = "",
 ) -> PretrainResult:
     """Train a shared FCN with one output per target on 1 s crops; keep the best step on held-out crops.
 
     ``*_audio`` are 16 kHz mono waveforms ``[samples]``; ``*_values`` ``[n_tracks, len(targets)]``;
     ``*_stems`` (needed with ``share`` targets, the last ``len(STEMS)``): the tracks' stem energies,
     from which each crop's own shares are computed, and, for remixes, the training tracks' stems.
+    With ``state_path`` the run's state is saved there after every validation and a run that finds
+    one (same ``config`` and ``data_key``) goes on from it: an interrupted run loses at most
+    ``val_every`` steps, and its result is the one an uninterrupted run would have had.
     """
     if not len(train_audio) or not len(val_audio):
         raise DataError("pretraining needs tracks to train on and held-out tracks to validate on")
@@ -282,54 +290,130 @@ def pretrain(
     n_shares = kinds.count("share")
     if n_shares and (train_stems is None or val_stems is None or kinds[-n_shares:] != ["share"] * n_shares):
         raise DataError("share targets come last and need the tracks' stem energies")
-    rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
-    torch.manual_seed(config.seed)
-    model = place(FCN(ModelArgs(n_outputs=len(targets))), device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.wd)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser,
-        lambda step: (
-            0.5 * (1 + math.cos(math.pi * step / config.n_steps)) if config.lr_decay == "cosine" else 1.0
-        ),
-    )
+    run = PretrainRun(config, len(targets), device, data_key)
+    if state_path is not None and state_path.is_file():
+        run.resume(state_path)
+        print(f"resuming the shared model's training at step {run.step} of {config.n_steps} ({state_path})")
     values = torch.from_numpy(train_values)
     val_batch, val_target = held_out_crops(val_audio, val_values, val_stems, kinds, config)
-    history: list[dict[str, float]] = []
-    best_loss, best_step, best_state = float("inf"), 0, None
-    started = time.perf_counter()
-    bar = tqdm(range(1, config.n_steps + 1), desc="pretrain", unit="step", disable=not progress)
+    started = time.perf_counter() - run.seconds
+    bar = tqdm(range(run.step + 1, config.n_steps + 1), desc="pretrain", unit="step", disable=not progress)
     for step in bar:
-        model.train()
-        batch, batch_values = training_batch(train_audio, values, train_stems, kinds, config, rng)
+        run.model.train()
+        batch, batch_values = training_batch(train_audio, values, train_stems, kinds, config, run.rng)
         with autocast(config.precision, device):
-            outputs = model(torch.from_numpy(batch).to(device))
+            outputs = run.model(torch.from_numpy(batch).to(device))
         loss = target_loss(outputs.float(), batch_values.to(device), kinds)
-        optimiser.zero_grad(set_to_none=True)
+        run.optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        optimiser.step()
-        schedule.step()
+        run.optimiser.step()
+        run.schedule.step()
+        run.step = step
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % config.val_every and step != config.n_steps:
             continue
-        by_kind = {
-            f"val_loss_{kind}": float(loss)
-            for kind, loss in kind_losses(
-                crop_outputs(model, val_batch, config, device), val_target, kinds
-            ).items()
-        }
-        val_loss = sum(by_kind.values())
-        history.append({"step": step, "train_loss": loss.item(), "val_loss": val_loss, **by_kind})
-        if val_loss < best_loss:
-            best_loss, best_step = val_loss, step
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        val_outputs = crop_outputs(run.model, val_batch, config, device)
+        by_kind = {f"val_loss_{k}": float(v) for k, v in kind_losses(val_outputs, val_target, kinds).items()}
+        run.validated({"step": step, "train_loss": loss.item(), **by_kind})
+        run.seconds = time.perf_counter() - started
+        if state_path is not None:
+            run.save(state_path)
         tqdm.write(
-            f"step {step:5d}  train loss {loss.item():.4f}  val loss {val_loss:.4f}  "
+            f"step {step:5d}  train loss {loss.item():.4f}  val loss {run.history[-1]['val_loss']:.4f}  "
             + "  ".join(f"{k[4:]} {v:.4f}" for k, v in by_kind.items())
         )
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    model.eval()
-    return PretrainResult(model, best_step, best_loss, history, time.perf_counter() - started)
+    if run.best_state is None:
+        raise DataError("pretraining ended before its first validation")
+    run.model.load_state_dict(run.best_state)
+    run.model.eval()
+    return PretrainResult(run.model, run.best_step, run.best_loss, run.history, run.seconds)
+
+
+class PretrainRun:
+    """The state of a shared model's training: network, optimiser, schedule, random draws, best step.
+
+    :meth:`save` writes all of it (tensors and JSON text, read back with ``torch.load(weights_only=True)``),
+    :meth:`resume` reads it back, refusing a state saved with other settings or other data.
+    """
+
+    FORMAT = "lemons-pretrain-state/1"
+
+    def __init__(self, config: PretrainConfig, n_outputs: int, device: torch.device, data_key: str) -> None:
+        self.config, self.data_key = config, data_key
+        self.rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
+        torch.manual_seed(config.seed)
+        self.model = place(FCN(ModelArgs(n_outputs=n_outputs)), device)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.wd)
+        cosine = config.lr_decay == "cosine"
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimiser,
+            lambda step: 0.5 * (1 + math.cos(math.pi * step / config.n_steps)) if cosine else 1.0,
+        )
+        self.step, self.seconds = 0, 0.0
+        self.best_loss, self.best_step = float("inf"), 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, float]] = []
+
+    def validated(self, entry: dict[str, float]) -> None:
+        """Record a validation (``val_loss_<kind>`` entries) and keep the weights if it is the best yet."""
+        entry["val_loss"] = sum(v for k, v in entry.items() if k.startswith("val_loss_"))
+        self.history.append(entry)
+        if entry["val_loss"] < self.best_loss:
+            self.best_loss, self.best_step = entry["val_loss"], self.step
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def settings(self) -> str:
+        """What a saved state must have been trained with to be resumed: the config and the data."""
+        return json.dumps({"config": asdict(self.config), "data": self.data_key}, sort_keys=True)
+
+    def save(self, path: Path) -> None:
+        """Write the whole state to ``path`` atomically."""
+        payload = {
+            "format": self.FORMAT,
+            "settings": self.settings(),
+            "progress": json.dumps(
+                {
+                    "step": self.step,
+                    "seconds": self.seconds,
+                    "best_loss": self.best_loss,
+                    "best_step": self.best_step,
+                    "history": self.history,
+                    "rng": self.rng.bit_generator.state,
+                }
+            ),
+            "model": self.model.state_dict(),
+            "best_state": self.best_state,
+            "optimiser": self.optimiser.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+
+    def resume(self, path: Path) -> None:
+        """Go on from the state saved at ``path``."""
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # a damaged or foreign file
+            raise ModelError(
+                f"cannot read the pretraining state {path} ({error}); delete it to start over"
+            ) from None
+        if not isinstance(payload, dict) or payload.get("format") != self.FORMAT:
+            raise ModelError(f"{path} is not a pretraining state of this version; delete it to start over")
+        if payload["settings"] != self.settings():
+            raise ConfigError(
+                f"{path} was saved by a run with other settings or data; use another save_dir, or the "
+                "same settings to go on from it"
+            )
+        state = json.loads(payload["progress"])
+        self.model.load_state_dict(payload["model"])
+        self.optimiser.load_state_dict(payload["optimiser"])
+        self.schedule.load_state_dict(payload["schedule"])
+        torch.set_rng_state(payload["torch_rng"])
+        self.rng.bit_generator.state = state["rng"]
+        self.best_state = payload["best_state"]
+        self.step, self.seconds, self.history = state["step"], state["seconds"], state["history"]
+        self.best_loss, self.best_step = state["best_loss"], state["best_step"]
 
 
 def training_batch(

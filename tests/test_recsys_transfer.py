@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from lemons.catalogue.base import STEMS, Track
 from lemons.config import get_settings
 from lemons.errors import ConfigError, ModelError
+from recsys import pretraining
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset, load_split
 from recsys.experiment import ex as train_ex
@@ -23,8 +25,10 @@ from recsys.pretraining import (
     STEM_BLOCK,
     PretrainConfig,
     StemData,
+    Target,
     catalogue_targets,
     crop_shares,
+    pretrain,
     remix_crops,
     remix_gains,
     stem_energies,
@@ -272,3 +276,40 @@ def test_validation_calibration_undoes_overconfidence_under_a_balanced_prior() -
     )
     with pytest.raises(ConfigError, match="calibration must be one of validation, prior, none"):
         calibrate(model, "platt", labels, labels, true_logits)
+
+
+def test_an_interrupted_pretraining_goes_on_from_its_last_validation_to_the_same_result(
+    tmp_path, monkeypatch
+) -> None:
+    rng = np.random.default_rng(0)
+    audio = [0.1 * rng.standard_normal(16_000).astype(np.float32) for _ in range(4)]
+    values = np.array([[1.0, 0.3], [0.0, -0.2], [1.0, 1.1], [0.0, -1.0]], np.float32)
+    targets = [Target("genre:a", "label"), Target("tempo", "value")]
+    config = PretrainConfig(n_steps=4, batch_size=2, input_length=8_000, val_every=2, val_crops=2)
+
+    def run(state: Path):
+        return pretrain(audio[:3], values[:3], audio[3:], values[3:], targets, config, torch.device("cpu"),
+                        progress=False, state_path=state, data_key="data")  # fmt: skip
+
+    whole = run(tmp_path / "whole.pt")
+    real_crop_outputs, calls = pretraining.crop_outputs, []
+
+    def stop_at_the_second_validation(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_crop_outputs(*args, **kwargs)
+
+    monkeypatch.setattr(pretraining, "crop_outputs", stop_at_the_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut.pt")
+    monkeypatch.setattr(pretraining, "crop_outputs", real_crop_outputs)
+    resumed = run(tmp_path / "cut.pt")
+    assert resumed.history == whole.history and resumed.best_step == whole.best_step
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+
+    other = replace(config, lr=1e-2)  # a state is only resumed by the run that saved it
+    with pytest.raises(ConfigError, match="other settings or data"):
+        pretrain(audio[:3], values[:3], audio[3:], values[3:], targets, other, torch.device("cpu"),
+                 progress=False, state_path=tmp_path / "cut.pt", data_key="data")  # fmt: skip
