@@ -14,7 +14,7 @@ from explanations.audiolime.designs import (
     balanced_perturbations,
     stratified_perturbations,
 )
-from explanations.audiolime.explainer import STANDARD_PARTS, sample_perturbations
+from explanations.audiolime.explainer import STANDARD_PARTS, LimeParts, sample_perturbations
 from lemons.errors import ConfigError
 
 SIZES = (2, 3, 64, 513, 2048)
@@ -22,11 +22,10 @@ SIZES = (2, 3, 64, 513, 2048)
 
 def test_the_designs_spec_first() -> None:
     assert DESIGNS.names() == (UNIFORM, "antithetic", "balanced", "stratified")
-    assert DESIGNS[UNIFORM].sample is sample_perturbations and DESIGNS[UNIFORM].parts() == STANDARD_PARTS
+    assert DESIGNS[UNIFORM].sample is sample_perturbations is STANDARD_PARTS.sampler
+    assert LimeParts(sampler=DESIGNS[UNIFORM].sample) == STANDARD_PARTS  # so explanations are cached
     for design in list(DESIGNS)[1:]:
-        parts = design.parts()
-        assert parts != STANDARD_PARTS and parts.sampler is design.sample
-        assert (parts.kernel, parts.surrogate) == (STANDARD_PARTS.kernel, STANDARD_PARTS.surrogate)
+        assert LimeParts(sampler=design.sample) != STANDARD_PARTS
     with pytest.raises(ConfigError, match="unknown perturbation design 'sobol'; use one of uniform, anti"):
         DESIGNS["sobol"]
 

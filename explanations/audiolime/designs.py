@@ -1,9 +1,9 @@
 """Perturbation designs: how LIME's ``N_s`` binary masks over the components are drawn.
 
 Every design returns ``[n_samples, n_components]`` uint8 masks with row 0 all ones (the explained
-instance), drawn from ``np.random.default_rng(seed)``, so it is a
-:data:`~explanations.audiolime.explainer.Sampler` and plugs into :class:`LimeParts` in place of SPEC's
-sampler:
+instance), drawn from ``np.random.default_rng(seed)``: it is a :data:`Sampler`, and
+``LimeParts(sampler=design.sample)`` (:class:`~explanations.audiolime.explainer.LimeParts`) explains
+with it (for ``uniform`` that equals ``STANDARD_PARTS``):
 
 * ``uniform`` — SPEC §4: every bit 0/1 uniformly at random
   (:func:`~explanations.audiolime.explainer.sample_perturbations`, unchanged).
@@ -30,20 +30,33 @@ stay internal to the study until then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from explanations.audiolime.explainer import (
-    STANDARD_PARTS,
-    LimeParts,
-    Sampler,
-    check_n_samples,
-    sample_perturbations,
-)
+from lemons.errors import ConfigError
 from lemons.registry import Registry
 
+DEFAULT_SAMPLES = 2048  # N_s in LEMONS; the audioLIME paper used 2**14
 UNIFORM = "uniform"  # SPEC's design, the default
+
+#: ``(n_components, n_samples, seed) → masks [n_samples, n_components]`` with row 0 all ones.
+Sampler = Callable[[int, int, int], np.ndarray]
+
+
+def check_n_samples(n_samples: object) -> None:
+    """Raise :class:`ConfigError` unless ``n_samples`` is a whole number ≥ 2 (the instance and one more)."""
+    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 2:
+        raise ConfigError(f"the number of perturbations must be a whole number ≥ 2, got {n_samples!r}")
+
+
+def sample_perturbations(n_components: int, n_samples: int = DEFAULT_SAMPLES, seed: int = 0) -> np.ndarray:
+    """``[n_samples, n_components]`` uint8 masks, each bit 0/1 uniformly at random; row 0 all ones (SPEC)."""
+    check_n_samples(n_samples)
+    masks = np.random.default_rng(seed).integers(0, 2, size=(n_samples, n_components), dtype=np.uint8)
+    masks[0] = 1
+    return masks
 
 
 def antithetic_perturbations(n_components: int, n_samples: int, seed: int = 0) -> np.ndarray:
@@ -92,10 +105,6 @@ class Design:
     name: str
     description: str  # for help texts and summaries
     sample: Sampler
-
-    def parts(self) -> LimeParts:
-        """LIME's parts with this design's sampler (for uniform: ``STANDARD_PARTS``, SPEC's parts)."""
-        return STANDARD_PARTS if self.sample is STANDARD_PARTS.sampler else LimeParts(sampler=self.sample)
 
 
 #: The designs, SPEC's first.

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from explanations.audiolime.designs import DESIGNS, UNIFORM
 from explanations.audiolime.engine import scorer_for
-from explanations.audiolime.explainer import Explanation, check_n_samples, explain
+from explanations.audiolime.explainer import Explanation, LimeParts, check_n_samples, explain
 from explanations.audiolime.factorization import Factorization
 from explanations.audiolime.pipeline import ExplainSettings, track_factorization, track_separator
 from explanations.audiolime.questions import DEFAULT_QUESTION
@@ -107,7 +107,7 @@ def repeated_explanations(
 ) -> list[Explanation]:
     """``n_repeats`` explanations at N_s = ``n_samples``, each on a neighbourhood of its own drawn with
     ``design`` (a name in :data:`~explanations.audiolime.designs.DESIGNS`; :func:`neighbourhood_seed`)."""
-    parts = DESIGNS[design].parts()
+    parts = LimeParts(sampler=DESIGNS[design].sample)  # STANDARD_PARTS for uniform
     return [
         explain(
             factorization,
