@@ -267,11 +267,12 @@ def sample_efficiency_summary(
     all tracks, then the offer rule per design (when the run has both of its N_s)."""
     fewer, more = OFFER_RULE
     n_tracks = table.groupby("user")["track_id"].nunique().sum()
+    tracks = f"{n_tracks} test track{'s' if n_tracks != 1 else ''}"
     users = ", ".join(dict.fromkeys(table["user"]))
     lines = [
         "# Sample efficiency of perturbation designs",
         "",
-        f"{kind} explanations of {n_tracks} test tracks of {users}, computed {n_repeats} times for each "
+        f"{kind} explanations of {tracks} of {users}, computed {n_repeats} times for each "
         f"design and N_s, each time on a neighbourhood of its own. U_n = distinct components among the "
         f"{n_repeats} Top-{k}s ({k} = the same components every time); *abs*: by absolute weight, as the "
         f"original LEMONS study; *pos*: by positive weight. Distance to the reference: Euclidean distance "
@@ -313,7 +314,7 @@ def sample_efficiency_figure(table: pd.DataFrame, k: int, n_repeats: int, refere
     left, right = figure.subplots(1, 2, width_ratios=(3, 2))
     grouped_violins(left, table, [(d, table[table["design"] == d], "unique") for d in designs])
     left.axhline(k, color="grey", lw=0.6, ls="--")
-    left.set_ylabel(f"U_n: distinct components in {n_repeats} Top-{k}s (by |weight|)")
+    left.set_ylabel(f"U_n of {n_repeats} Top-{k}s (by |weight|)")
     left.legend(title="design", fontsize=8)
     for index, design in enumerate(designs):
         mine = table[table["design"] == design].groupby("n_samples")["distance"].mean()
