@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from explanations.audiolime.designs import DESIGNS
 from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.separation import (
     SEPARATORS,
@@ -107,6 +108,17 @@ def test_the_command_lines_choices_come_from_the_registries() -> None:
     assert explain["--type"] == EXPLANATION_TYPES.names()
     assert choices(parser, "experiments", "stability")["--dataset"] == dataset_names()
     assert choices(parser, "experiments", "veracity")["--types"] == ("source", "time+source")
+
+
+def test_the_perturbation_designs_are_offered_to_their_study_only() -> None:
+    parser = build_parser()
+    study = choices(parser, "experiments", "sample-efficiency")
+    assert study["--designs"] == DESIGNS.names() and study["--dataset"] == dataset_names()
+    help_text = " ".join(subcommand(parser, "experiments", "sample-efficiency").format_help().split())
+    assert "antithetic (pairs of a mask and its complement)" in help_text
+    for path in (("explain",), ("experiments", "stability"), ("experiments", "faithfulness")):
+        options = [o for a in subcommand(parser, *path)._actions for o in a.option_strings]
+        assert "design" not in " ".join(options)  # SPEC's uniform masks until the study says otherwise
 
 
 def test_an_entry_registered_in_one_module_appears_in_the_command_line(registered) -> None:

@@ -1,10 +1,11 @@
 """audioLIME: perturb a track's components, score them with the recommender, fit LIME's surrogate.
 
-The parts follow SPEC §4 and can be swapped one at a time: the sampler
-(:func:`sample_perturbations`), the scorer (a :class:`~explanations.audiolime.scoring.PerturbationScorer`),
-the kernel (:func:`kernel`) and the surrogate (:func:`fit_surrogate`: ``lime.lime_base.LimeBase`` with
-a kernel-weighted ``Ridge``). :func:`explain` runs them in order; :class:`LimeParts` holds the three
-besides the scorer, which :func:`explanations.audiolime.engine.scorer_for` picks for a recommender.
+The parts follow SPEC §4 and can be swapped one at a time: the sampler (:func:`sample_perturbations`,
+SPEC's uniform masks; the other designs are in :mod:`explanations.audiolime.designs`), the scorer (a
+:class:`~explanations.audiolime.scoring.PerturbationScorer`), the kernel (:func:`kernel`) and the
+surrogate (:func:`fit_surrogate`: ``lime.lime_base.LimeBase`` with a kernel-weighted ``Ridge``).
+:func:`explain` runs them in order; :class:`LimeParts` holds the three besides the scorer, which
+:func:`explanations.audiolime.engine.scorer_for` picks for a recommender.
 """
 
 from __future__ import annotations
@@ -18,28 +19,14 @@ from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances
 
+from explanations.audiolime.designs import DEFAULT_SAMPLES, Sampler, check_n_samples, sample_perturbations
 from explanations.audiolime.factorization import ComponentLayout
 from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS, RELEVANT, answered
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn, score_perturbations
-from lemons.errors import ConfigError, ExplanationError
+from lemons.errors import ExplanationError
 
-DEFAULT_SAMPLES = 2048  # N_s in LEMONS; the audioLIME paper used 2**14
 KERNEL_WIDTH = 0.25
 RIDGE_ALPHA = 1.0
-
-
-def check_n_samples(n_samples: object) -> None:
-    """Raise :class:`ConfigError` unless ``n_samples`` is a whole number ≥ 2 (the instance and one more)."""
-    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 2:
-        raise ConfigError(f"the number of perturbations must be a whole number ≥ 2, got {n_samples!r}")
-
-
-def sample_perturbations(n_components: int, n_samples: int = DEFAULT_SAMPLES, seed: int = 0) -> np.ndarray:
-    """``[n_samples, n_components]`` uint8 masks, each bit 0/1 uniformly at random; row 0 all ones."""
-    check_n_samples(n_samples)
-    masks = np.random.default_rng(seed).integers(0, 2, size=(n_samples, n_components), dtype=np.uint8)
-    masks[0] = 1
-    return masks
 
 
 def kernel(distances: np.ndarray, width: float = KERNEL_WIDTH) -> np.ndarray:
@@ -57,8 +44,6 @@ class Surrogate:
     local_prediction: float  # the surrogate's value at the original instance (row 0)
 
 
-#: ``(n_components, n_samples, seed) → masks [n_samples, n_components]`` with row 0 all ones.
-Sampler = Callable[[int, int, int], np.ndarray]
 #: Cosine distances to the instance ``[n]`` → the perturbations' weights ``[n]``.
 Kernel = Callable[[np.ndarray], np.ndarray]
 

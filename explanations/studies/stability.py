@@ -20,7 +20,7 @@ scored again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,8 +32,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from tqdm import tqdm
 
+from explanations.audiolime.designs import DESIGNS, UNIFORM
 from explanations.audiolime.engine import scorer_for
-from explanations.audiolime.explainer import Explanation, check_n_samples, explain
+from explanations.audiolime.explainer import Explanation, LimeParts, check_n_samples, explain
 from explanations.audiolime.factorization import Factorization
 from explanations.audiolime.pipeline import ExplainSettings, track_factorization, track_separator
 from explanations.audiolime.questions import DEFAULT_QUESTION
@@ -71,10 +72,12 @@ class StabilityRow:
     fidelity: float  # mean over the runs
 
 
-def neighbourhood_seed(seed: int, n_samples: int, repeat: int) -> int:
-    """The seed of the ``repeat``-th neighbourhood of N_s = ``n_samples``: one of its own for every
-    (N_s, repeat), the same on every machine; below 2**32 (LIME's ``random_state``)."""
-    return stable_seed("stability", seed, n_samples, repeat) % 2**32
+def neighbourhood_seed(seed: int, n_samples: int, repeat: int, design: str = UNIFORM) -> int:
+    """The seed of the ``repeat``-th neighbourhood of N_s = ``n_samples`` drawn with ``design``: one of
+    its own for every (design, N_s, repeat), the same on every machine; below 2**32 (LIME's
+    ``random_state``). SPEC's ``uniform`` design keeps the seeds this study always used."""
+    other = () if design == UNIFORM else (design,)
+    return stable_seed("stability", seed, n_samples, repeat, *other) % 2**32
 
 
 def agreement(tops: Sequence[Sequence[int]], factorization: Factorization) -> dict:
@@ -93,6 +96,41 @@ def agreement(tops: Sequence[Sequence[int]], factorization: Factorization) -> di
     }
 
 
+def repeated_explanations(
+    factorization: Factorization,
+    scorer: PerturbationScorer,
+    n_samples: int,
+    n_repeats: int,
+    seed: int,
+    question: str = DEFAULT_QUESTION,
+    design: str = UNIFORM,
+) -> list[Explanation]:
+    """``n_repeats`` explanations at N_s = ``n_samples``, each on a neighbourhood of its own drawn with
+    ``design`` (a name in :data:`~explanations.audiolime.designs.DESIGNS`; :func:`neighbourhood_seed`)."""
+    parts = LimeParts(sampler=DESIGNS[design].sample)  # STANDARD_PARTS for uniform
+    return [
+        explain(
+            factorization,
+            scorer,
+            n_samples,
+            neighbourhood_seed(seed, n_samples, r, design),
+            parts=parts,
+            question=question,
+        )
+        for r in range(n_repeats)
+    ]
+
+
+def runs_agreement(runs: Sequence[Explanation], k: int, factorization: Factorization) -> dict:
+    """:func:`agreement`'s keys of the runs' Top-k for each of :data:`MEASURES` (suffixed), and
+    ``fidelity`` (the runs' mean)."""
+    result: dict = {}
+    for suffix, top_k in MEASURES.items():
+        measured = agreement([top_k(run, k) for run in runs], factorization)
+        result |= {f"{key}{suffix}": value for key, value in measured.items()}
+    return result | {"fidelity": float(np.mean([run.fidelity for run in runs]))}
+
+
 def track_stability(
     factorization: Factorization,
     scorer: PerturbationScorer,
@@ -102,22 +140,73 @@ def track_stability(
     seed: int,
     question: str = DEFAULT_QUESTION,
 ) -> list[dict]:
-    """Per N_s: ``n_samples``, :func:`agreement`'s keys for each of :data:`MEASURES` (suffixed), and
-    ``fidelity`` (the runs' mean); every run on its own neighbourhood (:func:`neighbourhood_seed`)."""
-    results = []
-    for n_samples in sample_sizes:
-        runs = [
-            explain(
-                factorization, scorer, n_samples, neighbourhood_seed(seed, n_samples, r), question=question
+    """Per N_s: ``n_samples`` and :func:`runs_agreement`'s keys; every run on its own neighbourhood
+    (:func:`neighbourhood_seed`)."""
+    return [
+        {"n_samples": n_samples}
+        | runs_agreement(
+            repeated_explanations(factorization, scorer, n_samples, n_repeats, seed, question),
+            k,
+            factorization,
+        )
+        for n_samples in sample_sizes
+    ]
+
+
+def check_repeats(sample_sizes: Iterable[int], n_tracks: int, n_repeats: int, k: int) -> None:
+    """Raise :class:`ConfigError` unless the settings of a study of repeated explanations make sense."""
+    for n in sample_sizes:
+        check_n_samples(n)
+    for name, value in (("n_tracks", n_tracks), ("n_repeats", n_repeats), ("k", k)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+    if n_repeats < 2:
+        raise ConfigError("stability needs at least 2 repeats to compare")
+
+
+@dataclass
+class StudyTrack:
+    """A test track ready to be explained again and again: its components and one scorer for them."""
+
+    user: str
+    track_id: str
+    played: int  # the track's label in the test split (1 = played)
+    factorization: Factorization
+    scorer: PerturbationScorer
+
+
+def study_tracks(
+    users: Sequence[str],
+    dataset: Dataset,
+    settings: ExplainSettings,
+    n_tracks: int,
+    *,
+    study: str = "stability",
+    separator: str | None = None,
+    device: torch.device | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> Iterator[StudyTrack]:
+    """The first ``n_tracks`` test tracks of each user, separated and factorized once, each with one
+    scorer of the user's model (for the FCN the exact engine, which remembers the patterns it scored)."""
+    catalogue = dataset.catalogue
+    for user in users:
+        recommender = load_checkpoint(find_model(user), device or "cpu")
+        test = dataset.user(user).test[:n_tracks]
+        for track_id, label in tqdm(test, desc=f"{study} {user}", unit="track", disable=not progress):
+            factorization = track_factorization(
+                catalogue.load_audio(track_id),
+                settings,
+                track_separator(settings, catalogue, track_id, separator),
+                cache_dir,
             )
-            for r in range(n_repeats)
-        ]
-        result: dict = {"n_samples": n_samples}
-        for suffix, top_k in MEASURES.items():
-            measured = agreement([top_k(run, k) for run in runs], factorization)
-            result |= {f"{key}{suffix}": value for key, value in measured.items()}
-        results.append(result | {"fidelity": float(np.mean([run.fidelity for run in runs]))})
-    return results
+            yield StudyTrack(
+                user,
+                track_id,
+                int(label),
+                factorization,
+                scorer_for(recommender.model, factorization, device),
+            )
 
 
 def stability_study(
@@ -144,32 +233,19 @@ def stability_study(
     layout: one axes, a violin of U_n by absolute weight per user and N_s), ``stability-users.png``
     (one panel per user, both measures) and ``summary.md`` into ``out_dir``.
     """
-    for n in sample_sizes:
-        check_n_samples(n)
-    for name, value in (("n_tracks", n_tracks), ("n_repeats", n_repeats), ("k", k)):
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
-    if n_repeats < 2:
-        raise ConfigError("stability needs at least 2 repeats to compare")
+    check_repeats(sample_sizes, n_tracks, n_repeats, k)
     started = time.perf_counter()
     settings = ExplainSettings(kind, question=question)  # unknown types and questions raise here
     rows: list[StabilityRow] = []
-    catalogue = dataset.catalogue
-    for user in users:
-        recommender = load_checkpoint(find_model(user), device or "cpu")
-        test = dataset.user(user).test[:n_tracks]
-        for track_id, label in tqdm(test, desc=f"stability {user}", unit="track", disable=not progress):
-            factorization = track_factorization(
-                catalogue.load_audio(track_id),
-                settings,
-                track_separator(settings, catalogue, track_id, separator),
-                cache_dir,
-            )
-            scorer = scorer_for(recommender.model, factorization, device)
-            for result in track_stability(
-                factorization, scorer, tuple(sample_sizes), n_repeats, k, seed, question
-            ):
-                rows.append(StabilityRow(user, track_id, int(label), **result))
+    tracks = study_tracks(
+        users, dataset, settings, n_tracks, separator=separator, device=device, cache_dir=cache_dir,
+        progress=progress,
+    )  # fmt: skip
+    for track in tracks:
+        for result in track_stability(
+            track.factorization, track.scorer, tuple(sample_sizes), n_repeats, k, seed, question
+        ):
+            rows.append(StabilityRow(track.user, track.track_id, track.played, **result))
     table = pd.DataFrame([asdict(r) for r in rows])
     summary = stability_summary(
         table, kind=kind, k=k, n_repeats=n_repeats, question=question, seconds=time.perf_counter() - started

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explanations.audiolime.designs import DESIGNS
 from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.separation import SEPARATORS, SPLEETER_MODELS
 from lemons.catalogue import open_catalogue
@@ -18,6 +19,7 @@ from lemons.cli.options import (
     add_question_argument,
     add_separator_argument,
     add_study_arguments,
+    described,
     print_written,
     separators_help,
     study_options,
@@ -60,6 +62,41 @@ def cmd_experiments_stability(args: argparse.Namespace) -> int:
             f"weight, over {len(runs)} tracks"
         )
     print_written(args.out, "stability.csv, stability.png, stability-users.png, summary.md")
+    return 0
+
+
+def cmd_experiments_sample_efficiency(args: argparse.Namespace) -> int:
+    """U_n and distance to a reference fit of each perturbation design, per N_s."""
+    from explanations.studies.sample_efficiency import OFFER_RULE, sample_efficiency_study
+    from recsys.data import load_dataset
+
+    rows = sample_efficiency_study(
+        args.users, load_dataset(args.dataset), Path(args.out),
+        kind=args.type, n_tracks=args.n_tracks, designs=args.designs, sample_sizes=tuple(args.sample_sizes),
+        reference_samples=args.reference_samples, n_repeats=args.repeats, k=args.k, seed=args.seed,
+        question=args.label, separator=args.separator, **study_options(args),
+    )  # fmt: skip
+    means = {}
+    for design in args.designs:
+        for n_samples in args.sample_sizes:
+            runs = [r for r in rows if r.design == design and r.n_samples == n_samples]
+            unique = np.array([r.unique for r in runs])
+            means[design, n_samples] = unique.mean()
+            print(
+                f"{design}, N_s {n_samples}: mean U_n {unique.mean():.2f} (median {np.median(unique):g}) by "
+                f"absolute weight, distance to the reference {np.mean([r.distance for r in runs]):.3f}, "
+                f"over {len(runs)} tracks"
+            )
+    fewer, more = OFFER_RULE
+    if ("uniform", more) in means:
+        for design in args.designs:
+            if design != "uniform" and (design, fewer) in means:
+                stable = means[design, fewer] <= means["uniform", more]
+                print(
+                    f"{design} at N_s {fewer} is {'' if stable else 'not '}as stable as uniform at {more} "
+                    f"on this run ({means[design, fewer]:.2f} vs {means['uniform', more]:.2f})"
+                )
+    print_written(args.out, "sample-efficiency.csv, sample-efficiency.png, summary.md")
     return 0
 
 
@@ -136,12 +173,8 @@ def add_veracity(experiments: Commands) -> None:
     add_explained_tracks(sub, 10)
 
 
-def add_stability(experiments: Commands) -> None:
-    """Add ``experiments stability``."""
-    sub = add_study(
-        experiments, "stability", "how stable are explanations across seeds, per N_s? (U_n)",
-        cmd_experiments_stability, users=DEMO_PERSONAS,
-    )  # fmt: skip
+def add_repeated_explanations(sub: argparse.ArgumentParser) -> None:
+    """The options of a study that explains each user's test tracks again and again, per N_s."""
     sub.add_argument("--dataset", default="builtin", choices=dataset_names())
     kinds = EXPLANATION_TYPES.names()
     sub.add_argument("--type", default="time+source", choices=kinds, help="explanation type (time+source)")
@@ -158,6 +191,38 @@ def add_stability(experiments: Commands) -> None:
     )
     add_question_argument(sub)
     add_separator_argument(sub)
+
+
+def add_stability(experiments: Commands) -> None:
+    """Add ``experiments stability``."""
+    sub = add_study(
+        experiments, "stability", "how stable are explanations across seeds, per N_s? (U_n)",
+        cmd_experiments_stability, users=DEMO_PERSONAS,
+    )  # fmt: skip
+    add_repeated_explanations(sub)
+
+
+def add_sample_efficiency(experiments: Commands) -> None:
+    """Add ``experiments sample-efficiency``.
+
+    The designs other than SPEC's are chosen here only: ``lemons explain`` and the page draw SPEC's
+    uniform masks until this study shows a design that at N_s = 1024 is as stable as uniform at 2048.
+    """
+    sub = add_study(
+        experiments, "sample-efficiency",
+        "perturbation designs compared: U_n and distance to a large-N_s fit, per N_s",
+        cmd_experiments_sample_efficiency, users=DEMO_PERSONAS,
+    )  # fmt: skip
+    add_repeated_explanations(sub)
+    sub.add_argument(
+        "--designs", nargs="+", default=list(DESIGNS.names()), choices=DESIGNS.names(),
+        help="perturbation designs compared: "
+        + described(DESIGNS.names(), {d.name: d.description for d in DESIGNS}),
+    )  # fmt: skip
+    sub.add_argument(
+        "--reference-samples", type=int, default=16384,
+        help="N_s of the reference fit (SPEC's uniform design) the weights are compared with (16384)",
+    )  # fmt: skip
 
 
 def add_faithfulness(experiments: Commands) -> None:
@@ -185,9 +250,10 @@ def add_separation(experiments: Commands) -> None:
 
 
 def add_commands(commands: Commands) -> None:
-    """Add ``experiments veracity``, ``stability``, ``faithfulness`` and ``separation``."""
+    """Add the ``experiments`` studies: ``veracity``, ``stability``, ``sample-efficiency``,
+    ``faithfulness`` and ``separation``."""
     experiments = commands.add_parser("experiments", help="studies of the explanations").add_subparsers(
         dest="experiment", required=True, metavar="STUDY"
     )
-    for add in (add_veracity, add_stability, add_faithfulness, add_separation):
+    for add in (add_veracity, add_stability, add_sample_efficiency, add_faithfulness, add_separation):
         add(experiments)
