@@ -22,12 +22,16 @@ from lemons.io import atomic_path
 from recsys.model import FCN
 
 FEATURE_DTYPE = np.float32  # the blocks that follow give the same logits as the whole model
+#: Model arguments the frozen prefix does not depend on: the shared model and the users' models
+#: fine-tuned from it have the same prefix, so they share its cached features.
+PREFIX_FREE_ARGS = ("n_outputs", "dropout")
 
 
 def prefix_hash(model: FCN, depth: int) -> str:
     """SHA-256 of everything the first ``depth`` blocks compute with (model args, front end and weights)
-    and of the stored dtype."""
-    digest = hashlib.sha256(repr((model.args.to_dict(), depth, np.dtype(FEATURE_DTYPE).name)).encode())
+    and of the stored dtype; not of the outputs that follow (:data:`PREFIX_FREE_ARGS`)."""
+    front = {k: v for k, v in model.args.to_dict().items() if k not in PREFIX_FREE_ARGS}
+    digest = hashlib.sha256(repr((front, depth, np.dtype(FEATURE_DTYPE).name)).encode())
     prefixes = ("front_end.", "spec_bn.", *(f"blocks.{i}." for i in range(depth)))
     for name, tensor in sorted(model.state_dict().items()):
         if name.startswith(prefixes):

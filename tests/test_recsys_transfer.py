@@ -17,6 +17,7 @@ from recsys import pretraining
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset, load_split
 from recsys.experiment import ex as train_ex
+from recsys.features import prefix_hash
 from recsys.inference import score_waveforms
 from recsys.model import FCN, ModelArgs
 from recsys.pretrain import ex as pretrain_ex
@@ -153,6 +154,8 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
     for name, value in user_model.state_dict().items():
         if not name.startswith("dense."):
             assert torch.equal(value, shared.model.state_dict()[name]), name
+    # so the shared model's cached block outputs serve every user fine-tuned from it, and no other
+    assert prefix_hash(user_model, 3) == prefix_hash(shared.model, 3) != prefix_hash(FCN(ModelArgs()), 3)
 
     run = train_user(tmp_path / "o", init="shared")
     assert run.config["lr"] == 3e-4 and run.config["freeze_blocks"] == 3
