@@ -94,6 +94,26 @@ def configure(verbose: bool = False) -> None:
 
 
 @contextlib.contextmanager
+def configured(verbose: bool = False) -> Iterator[None]:
+    """:func:`configure` for the length of a block, then the terminal set up as it was before.
+
+    A command run in-process (``lemons.cli.main`` from Python) leaves no handler or warning hook behind.
+    """
+    root = logging.getLogger()
+    saved = (_verbose, warnings.showwarning, list(root.handlers))
+    levels = {name: logging.getLogger(name).level for name in PACKAGE_LOGGERS}
+    configure(verbose)
+    try:
+        yield
+    finally:
+        set_verbose(saved[0])
+        warnings.showwarning = saved[1]
+        root.handlers[:] = saved[2]
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
 def native_output_captured() -> Iterator[Callable[[], str]]:
     """Collect what is written to standard error (file descriptor 2) inside the block.
 

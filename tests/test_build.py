@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -134,14 +135,15 @@ def test_catalogue_from_another_tool_is_refused(tiny_catalogue_dir: Path, tmp_pa
 
 def test_cli_build_prints_time_and_size(tmp_path: Path, capsys) -> None:
     command = ["data", "build", "--out", str(tmp_path / "c"), "--n-tracks", "2", "--duration", "5", "--quiet"]
-    with pytest.warns(UserWarning, match="2 tracks are too few to split the histories of marko, matteo"):
-        assert main([*command, "--workers", "1"]) == 0
-    out = capsys.readouterr().out
+    assert main([*command, "--workers", "1"]) == 0
+    out, err = capsys.readouterr()
     assert "tracks: 2 (2 built now, 0 already done, 0 failed)" in out and "size on disk:" in out
     assert f"the shipped models were trained on the default catalogue ({DEFAULT_TRACKS} tracks" in out
-    with pytest.warns(UserWarning, match="too few to split"):
-        assert main(command) == 0
+    assert err.startswith("warning: 2 tracks are too few to split the histories of marko, matteo")  # one line
+    assert main(command) == 0
     assert "(0 built now, 2 already done, 0 failed)" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match="in-process"):  # the command left the warning hook as it was
+        warnings.warn("in-process", UserWarning, stacklevel=1)
 
 
 def test_report_prints_size_genres_and_separability(tiny_catalogue_dir: Path, capsys) -> None:

@@ -17,7 +17,7 @@ import sys
 
 from lemons.allocator import keep_freed_memory
 from lemons.cli import config, data, experiments, explain, personas, rank, setup
-from lemons.console import configure
+from lemons.console import configured
 from lemons.errors import LemonsError
 
 #: The command groups, in the order ``lemons --help`` lists them.
@@ -62,13 +62,13 @@ def _subparsers(commands: argparse._SubParsersAction) -> list[argparse.ArgumentP
 def main(argv: list[str] | None = None) -> int:
     """Run the command in ``argv`` (default: the process's arguments); returns the exit status."""
     args = build_parser().parse_args(argv)
-    configure(verbose=args.verbose)
     keep_freed_memory()
-    try:
-        return int(args.func(args))
-    except LemonsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    with configured(verbose=args.verbose):
+        try:
+            return int(args.func(args))
+        except LemonsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted; run the same command again to resume", file=sys.stderr)
+            return 130
