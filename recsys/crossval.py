@@ -87,12 +87,11 @@ def cross_validate_user(
         torch.manual_seed(config.seed)
         model, _ = initial_model(init, shared_model, "")
         started = time.perf_counter()
+        train, val = labelled(fold.train), labelled(fold.val)
         result = train_model(
-            model, labelled(fold.train), labelled(fold.val), config, device,
-            progress=progress, feature_cache=get_settings().cache_dir,
-        )  # fmt: skip
-        val_labels = labelled(fold.val).labels
-        calibrate(model, calibration, labelled(fold.train).labels, val_labels, result.best_val_logits)
+            model, train, val, config, device, progress=progress, feature_cache=get_settings().cache_dir
+        )
+        calibrate(model, calibration, train.labels, val.labels, result.best_val_logits)
         test = labelled(fold.test)
         if config.freeze_blocks:  # through the frozen blocks' cached outputs
             store = FeatureStore(model, config.freeze_blocks, get_settings().cache_dir)
