@@ -3,13 +3,15 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-CATALOGUE_TRACKS ?= 440
+CATALOGUE_TRACKS ?= 1100
 
-# The shipped persona models (models/*.pt) and their report come from `make models` (the paper's
-# recipe from scratch, init=scratch). Transfer learning: `python recsys/pretrain.py with publish=True`,
-# then TRAIN_ARGS='init=shared ...'; `python recsys/crossval.py with user_name=all` cross-validates.
+# The shipped models and their report come from `make models`: the shared FCN (models/shared.pt),
+# then each persona's FCN fine-tuned from it (init=shared). The paper's recipe from scratch:
+# `make models INIT=scratch TRAIN_ARGS='n_steps=400 val_every=5 patience=0'`.
+# `python recsys/crossval.py with user_name=all init=shared` cross-validates.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
-TRAIN_ARGS ?= n_steps=400 val_every=5 patience=0
+INIT ?= shared
+TRAIN_ARGS ?= n_steps=1000 val_every=2 patience=0
 PORT ?= 8501
 
 .PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue models lint help
@@ -17,7 +19,7 @@ PORT ?= 8501
 help:
 	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
 	@echo "make test   - install the dev requirements and run the whole test suite"
-	@echo "make models - retrain the shipped persona models and write their evaluation report"
+	@echo "make models - retrain the shared model and the persona models, and write their evaluation report"
 
 system-deps:
 	scripts/install-system-deps.sh
@@ -50,10 +52,11 @@ app:
 		--server.headless true --browser.gatherUsageStats false
 
 models: venv
+	if [ "$(INIT)" = shared ]; then $(BIN)/python recsys/pretrain.py with publish=True progress=False || exit 1; fi
 	for user in $(PERSONAS); do \
-		$(BIN)/python recsys/experiment.py with user_name=$$user publish=True $(TRAIN_ARGS) || exit 1; \
+		$(BIN)/python recsys/experiment.py with user_name=$$user init=$(INIT) publish=True $(TRAIN_ARGS) || exit 1; \
 	done
-	$(BIN)/python recsys/eval.py with user_name=all
+	$(BIN)/python recsys/eval.py with user_name=all recommendations=True
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -26,7 +26,7 @@ from lemons.io import atomic_open, read_json, sha256_file, write_json
 from lemons.synth import names
 from lemons.synth.styles import GENRE_BY_NAME, GENRES
 
-DEFAULT_TRACKS = 440  # 40 per genre
+DEFAULT_TRACKS = 1100  # 100 per genre: histories of 220 played tracks, test splits of 22
 DEFAULT_DURATION = 30.0
 SAMPLE_RATE = 16_000
 
