@@ -61,6 +61,7 @@ def config():
     wd = 1e-4
     silent_per_batch = 2  # silent / near-silent negative crops added to every batch
     freeze_blocks = 3 if init == "shared" else 0  # shared conv blocks kept as they are (0-4)
+    head_init = "probe" if init == "shared" else "random"  # probe: output layer starts as a linear probe
     calibration = "validation"  # validation: Platt scaling on the validation split | prior | none
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
@@ -157,7 +158,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
         "val_auc": result.best.val_auc,
         "val_ap": result.best.val_ap,
         "val_loss": result.best.val_loss,
-        "epochs_run": len(result.history),
+        "epochs_run": result.history[-1].epoch,
         "train_seconds": round(result.seconds, 1),
         "device": str(torch_device),
         "torch_threads": torch.get_num_threads(),
@@ -190,7 +191,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
     if publish:
         summary["published"] = str(publish_checkpoint(path, user_name))
     print(
-        f"best epoch {result.best_epoch} of {len(result.history)}: val AUC {result.best.val_auc:.3f}, "
+        f"best epoch {result.best_epoch} of {result.history[-1].epoch}: val AUC {result.best.val_auc:.3f}, "
         f"val AP {result.best.val_ap:.3f}; {result.seconds:.0f} s; checkpoint {path}"
         + (f"; published as {summary['published']}" if publish else "")
     )

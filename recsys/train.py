@@ -24,10 +24,12 @@ from recsys.features import FeatureStore, feature_width, freeze_prefix, random_f
 from recsys.inference import place, score_waveforms
 from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
+from recsys.probe import pooled_embeddings, probe_output_layer
 
 SELECTION_RULE = "max validation AUC, then max validation average precision, then min validation loss"
 #: Arithmetic of the forward passes in training and validation; weights and optimiser stay float32.
 PRECISIONS = ("fp32", "bf16")
+HEAD_INITS = ("random", "probe")
 
 
 def autocast(precision: str, device: torch.device) -> torch.autocast:
@@ -54,6 +56,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 (autocast; about 2x faster on CPUs with AMX/AVX512-BF16)
     silent_per_batch: int = 2  # silent or near-silent crops added to every batch as negatives
     freeze_blocks: int = 0  # conv blocks kept as they are (transfer); trained on their cached outputs
+    head_init: str = "random"  # random | probe: the output layer starts as a linear probe (recsys.probe)
 
     def __post_init__(self) -> None:
         for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
@@ -68,6 +71,10 @@ class TrainConfig:
             raise ConfigError(f"silent_per_batch must be a whole number ≥ 0, got {self.silent_per_batch!r}")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(f"patience must be a whole number ≥ 0, got {self.patience!r}")
+        if self.head_init not in HEAD_INITS:
+            raise ConfigError(f"head_init must be one of {', '.join(HEAD_INITS)}, got {self.head_init!r}")
+        if self.head_init == "probe" and not self.freeze_blocks:
+            raise ConfigError("head_init=probe fits the output layer on frozen blocks: set freeze_blocks ≥ 1")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.lr > 0 or not self.wd >= 0:
@@ -88,7 +95,9 @@ class EpochResult:
 
     def metrics(self) -> dict[str, float]:
         """The measured values of this epoch (validation ones only when it was validated)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("epoch", "best") and v is not None}
+        return {
+            k: v for k, v in asdict(self).items() if k not in ("epoch", "best") and v is not None and v == v
+        }  # v == v: not NaN (the training loss of epoch 0, before any step)
 
 
 @dataclass
@@ -281,6 +290,10 @@ def train_model(
         )
     else:
         inputs = WaveformInputs(train, val, config, device)
+    if config.head_init == "probe":
+        assert isinstance(inputs, FrozenPrefixInputs)  # TrainConfig requires freeze_blocks for a probe
+        embeddings = pooled_embeddings(model, inputs.train_features, inputs.depth)
+        probe_output_layer(model, embeddings, train.labels)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.wd)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -293,22 +306,14 @@ def train_model(
     best_state: dict[str, torch.Tensor] = {}
     best_logits = np.zeros(0)
     step, stale_epochs, started = 0, 0, time.perf_counter()
-    for epoch in range(1, n_epochs + 1):
-        epoch_start = time.perf_counter()
-        train_loss, step = train_epoch(model, inputs, optimiser, loss_fn, rng, step, on_step, epoch, progress)
-        if epoch % config.val_every and epoch != n_epochs:
-            stale_epochs += 1
-            result = EpochResult(
-                epoch, train_loss, None, None, None, time.perf_counter() - epoch_start, False
-            )
-            history.append(result)
-            if on_epoch is not None:
-                on_epoch(result)
-            continue  # patience is checked on validated epochs
+
+    def validate(epoch: int, train_loss: float, epoch_start: float) -> EpochResult:
+        """Score the validation split; keep the weights if they are the best so far (SELECTION_RULE)."""
+        nonlocal best, best_key, best_state, best_logits, stale_epochs
         logits = inputs.validation_logits(model)
         val_loss = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_labels)).item())
         scores = ranking_metrics(val_labels, logits, what="the validation split")
-        key = (scores["auc"], scores["ap"], -val_loss)  # SELECTION_RULE
+        key = (scores["auc"], scores["ap"], -val_loss)
         result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,
@@ -318,7 +323,6 @@ def train_model(
             seconds=time.perf_counter() - epoch_start,
             best=best_key is None or key > best_key,
         )
-        history.append(result)
         if result.best:
             best, best_key, stale_epochs, best_logits = result, key, 0, logits
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -329,9 +333,26 @@ def train_model(
             f"val AUC {scores['auc']:.3f}  val AP {scores['ap']:.3f}  {result.seconds:5.1f} s"
             + ("  *best" if result.best else "")
         )
+        return result
+
+    if config.head_init == "probe":  # the probe before any fine-tuning step is a candidate too
+        history.append(validate(0, float("nan"), started))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    for epoch in range(1, n_epochs + 1):
+        epoch_start = time.perf_counter()
+        train_loss, step = train_epoch(model, inputs, optimiser, loss_fn, rng, step, on_step, epoch, progress)
+        if epoch % config.val_every and epoch != n_epochs:
+            stale_epochs += 1
+            result = EpochResult(
+                epoch, train_loss, None, None, None, time.perf_counter() - epoch_start, False
+            )
+        else:
+            result = validate(epoch, train_loss, epoch_start)
+        history.append(result)
         if on_epoch is not None:
             on_epoch(result)
-        if config.patience and stale_epochs >= config.patience:
+        if config.patience and stale_epochs >= config.patience and result.val_auc is not None:
             break
     assert best is not None  # n_epochs >= 1
     model.load_state_dict(best_state)
@@ -342,6 +363,6 @@ def train_model(
         best_state=best_state,
         best_val_logits=best_logits,
         history=history,
-        stopped_early=len(history) < n_epochs,
+        stopped_early=history[-1].epoch < n_epochs,
         seconds=time.perf_counter() - started,
     )

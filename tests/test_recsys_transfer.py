@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -248,6 +249,53 @@ def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
     exact = score_waveforms(model, test.waveforms)
     assert np.allclose(store.score(features), exact, atol=1e-4)
     assert feature_width(16000, model, 3) == store.compute(np.zeros((1, 16000), np.float32)).shape[-1]
+
+
+def test_a_probe_head_scores_tracks_as_the_fitted_logistic_regression_does() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from recsys.probe import pooled_embeddings, probe_output_layer
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = FCN(ModelArgs())
+    features = [rng.normal(size=(128, 32, 30)).astype(np.float32) for _ in range(12)]
+    labels = np.array([0, 1] * 6)
+    for feature, label in zip(features, labels, strict=True):
+        feature[:8] += 2.0 * label  # channels the played tracks share
+    embeddings = pooled_embeddings(model, features, 3)
+    assert embeddings.shape == (12, 128) and model.training  # left in the mode it was in
+    probe_output_layer(model, embeddings, labels, c=1.0)
+    standardised = (embeddings - embeddings.mean(0)) / embeddings.std(0)
+    fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(standardised, labels)
+    model.eval()
+    with torch.no_grad():
+        logits = [float(model.from_block(torch.from_numpy(f[None]), 3)[0]) for f in features]
+    assert np.allclose(logits, fit.decision_function(standardised), atol=1e-4)
+
+
+def test_fine_tuning_starts_from_the_probe_of_the_shared_embedding(recsys_catalogue, tmp_path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from recsys.features import FeatureStore
+    from recsys.probe import pooled_embeddings, probe_output_layer
+
+    shared = load_checkpoint(pretrain_shared()["published"])
+    run = train_user(tmp_path / "o", init="shared", n_epochs=1)
+    assert run.config["head_init"] == "probe"
+    history = json.loads((tmp_path / "o" / "training.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [0, 1] and run.result["epochs_run"] == 1
+
+    model = FCN(ModelArgs())  # the probe, fitted here on its own
+    model.load_backbone(shared.model)
+    data = load_dataset("builtin")
+    train, val = (load_split(data, TEST_USER, split, progress=False) for split in ("train", "val"))
+    store = FeatureStore(model, 3, get_settings().cache_dir)
+    probe_output_layer(model, pooled_embeddings(model, store.features(train.waveforms), 3), train.labels)
+    val_logits = store.score(store.features(val.waveforms), model)
+    assert history[0]["val_auc"] == pytest.approx(roc_auc_score(val.labels, val_logits))
+    with pytest.raises(ConfigError, match="freeze_blocks"):
+        train_user(tmp_path / "x", init="shared", freeze_blocks=0)
 
 
 def test_computing_prefix_features_leaves_the_trainable_blocks_in_training_mode() -> None:
