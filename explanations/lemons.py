@@ -171,7 +171,7 @@ def offered(entry: CatalogueEntry) -> bool:
 def catalogue_location(entry: CatalogueEntry) -> str | None:
     """The folder of the chosen catalogue: asked for, uploaded, or ``None`` (its setting)."""
     if entry.location == "folder":
-        default = str(getattr(get_settings(), entry.setting) or "") if entry.setting else ""
+        default = str(entry.setting_folder() or "")
         folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
         if not folder:
             st.info("give the folder that holds your audio files")
