@@ -44,6 +44,7 @@ from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, e
 from explanations.audiolime.questions import QUESTIONS, lowers, raises
 from explanations.audiolime.separation import SEPARATORS, available_separators
 from explanations.page import illustrations, ui
+from explanations.page.access import allowed_folders, check_tracks_inside, confined_folder, no_folder_allowed
 from explanations.page.figures import draw_source_rows, draw_weight_grid
 from explanations.page.outputs import outputs_zip
 from lemons.allocator import keep_freed_memory
@@ -169,14 +170,18 @@ def offered(entry: CatalogueEntry) -> bool:
 
 
 def catalogue_location(entry: CatalogueEntry) -> str | None:
-    """The folder of the chosen catalogue: asked for, uploaded, or ``None`` (its setting)."""
+    """The folder of the chosen catalogue: asked for (inside the folders the page may open), uploaded,
+    or ``None`` (its setting)."""
     if entry.location == "folder":
-        default = str(entry.setting_folder() or "")
-        folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
+        roots = allowed_folders()
+        if not roots:
+            st.info(no_folder_allowed())
+            st.stop()
+        folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", str(roots[0]), key="folder")
         if not folder:
             st.info("give the folder that holds your audio files")
             st.stop()
-        return folder
+        return str(confined_folder(folder, roots))
     if entry.location == "upload":
         uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
         if uploaded is None:
@@ -184,6 +189,14 @@ def catalogue_location(entry: CatalogueEntry) -> str | None:
             st.stop()
         return save_upload(uploaded.name, uploaded.getvalue())
     return None
+
+
+def open_chosen(entry: CatalogueEntry, path: str | None) -> Catalogue:
+    """The chosen catalogue, opened once per process (a typed-in folder: with no file leading outside)."""
+    catalogue = catalogue_of(entry.name, path)
+    if entry.location == "folder" and path is not None:
+        check_tracks_inside(catalogue, Path(path), allowed_folders())
+    return catalogue
 
 
 def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[str], bool]:
@@ -197,8 +210,9 @@ def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[
         horizontal=True,
         key="catalogue",
     )
-    path = catalogue_location(CATALOGUES[choice])
-    found = candidates(choice, recommender_of(user), user, path, catalogue=catalogue_of(choice, path))
+    entry = CATALOGUES[choice]
+    path = catalogue_location(entry)
+    found = candidates(choice, recommender_of(user), user, path, catalogue=open_chosen(entry, path))
     include = bool(found.history) and st.checkbox(
         "include tracks you have already listened to",
         key="include_history",
