@@ -12,7 +12,6 @@ recommendations with a progress bar until the page is complete.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +46,7 @@ from explanations.page import illustrations, ui
 from explanations.page.access import allowed_folders, check_tracks_inside, confined_folder, no_folder_allowed
 from explanations.page.figures import draw_source_rows, draw_weight_grid
 from explanations.page.outputs import outputs_zip
+from explanations.page.uploads import UploadLimits, new_session_folder, remove_session, store_upload
 from lemons.allocator import keep_freed_memory
 from lemons.catalogue.base import Catalogue, Track
 from lemons.catalogue.registry import CATALOGUES, CatalogueEntry
@@ -79,6 +79,12 @@ def recommender_of(user: str) -> Recommender:
 def catalogue_of(name: str, path: str | None) -> Catalogue:
     """The catalogue registered as ``name``, opened at ``path`` (default: its setting), once per process."""
     return CATALOGUES[name].open(path)
+
+
+@st.cache_resource(scope="session", on_release=remove_session, show_spinner=False)
+def session_uploads() -> Path:
+    """This session's folder of uploaded files, removed when the session ends."""
+    return new_session_folder(get_settings().cache_dir)
 
 
 @st.cache_data(show_spinner=False)
@@ -183,16 +189,27 @@ def catalogue_location(entry: CatalogueEntry) -> str | None:
             st.stop()
         return str(confined_folder(folder, roots))
     if entry.location == "upload":
-        uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
+        limits = UploadLimits.from_settings()
+        uploaded = st.file_uploader(
+            "an audio file",
+            type=["wav", "flac", "mp3", "ogg", "oga", "aiff", "aif"],
+            max_upload_size=limits.max_megabytes,
+        )
         if uploaded is None:
-            st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
+            minutes = f"{limits.max_seconds / 60:g}"
+            st.info(
+                f"upload an audio file (5 s to {minutes} minutes, up to {limits.max_megabytes} MB) "
+                "to hear why it would be recommended"
+            )
             st.stop()
-        return save_upload(uploaded.name, uploaded.getvalue())
+        return str(store_upload(session_uploads(), uploaded.name, uploaded.getvalue(), limits))
     return None
 
 
 def open_chosen(entry: CatalogueEntry, path: str | None) -> Catalogue:
-    """The chosen catalogue, opened once per process (a typed-in folder: with no file leading outside)."""
+    """The chosen catalogue, opened once per process; an upload, which is this session's alone, each run."""
+    if entry.location == "upload":
+        return entry.open(path)
     catalogue = catalogue_of(entry.name, path)
     if entry.location == "folder" and path is not None:
         check_tracks_inside(catalogue, Path(path), allowed_folders())
@@ -219,14 +236,6 @@ def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[
         help="recommendations are new to you; tick this to rank your listening history too",
     )
     return found.catalogue, found.track_ids, found.history, include
-
-
-@st.cache_data(show_spinner=False)
-def save_upload(name: str, data: bytes) -> str:
-    """Store an uploaded file in a folder of its own (for a one-track folder catalogue)."""
-    folder = Path(tempfile.mkdtemp(prefix="lemons-upload-"))
-    (folder / Path(name).name).write_bytes(data)
-    return str(folder)
 
 
 def scoring_progress(user: str, started: float) -> Callable[[int, int], None]:

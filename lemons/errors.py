@@ -30,6 +30,10 @@ class AccessError(LemonsError):
     """A folder the demo page may not open: outside the folders the operator allowed, or given with ``..``."""
 
 
+class UploadError(LemonsError):
+    """An uploaded file the demo page refuses: too large, too long, or not audio."""
+
+
 class SeparationError(LemonsError):
     """Source separation cannot run (for example its weights are missing)."""
 

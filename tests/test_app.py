@@ -161,6 +161,47 @@ def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(
     assert sorted(label.split(". ", 1)[1] for label in labels) == ["Blue in Green — Miles Davis", "take"]
 
 
+def wav_bytes(seconds: float) -> bytes:
+    """``seconds`` of noise as a 16 kHz WAV file's bytes."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(
+        buffer, 0.1 * np.random.default_rng(1).standard_normal(int(16_000 * seconds)), 16_000, format="WAV"
+    )
+    return buffer.getvalue()
+
+
+def test_uploads_are_checked_kept_for_the_session_and_removed(
+    app: AppTest, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("LEMONS_UPLOAD_MAX_MB", "0.1")
+    get_settings.cache_clear()
+    app.radio(key="catalogue").set_value("upload").run()
+    assert "up to 1 MB" in app.info[-1].value
+    refusals = [
+        ("page.mp3", b"<!DOCTYPE html><html><body>Sign in</body></html>", "page.mp3 is not an audio file"),
+        ("long.wav", wav_bytes(6), "long.wav is 0.2 MB; the page accepts files of up to 0.1 MB"),
+    ]
+    for name, data, says in refusals:
+        app.file_uploader[0].set_value((name, data, "audio/wav")).run()
+        assert not app.exception and says in app.error[0].value, name
+    uploads = tmp_path / "cache" / "uploads"
+    assert not [path for path in uploads.rglob("*") if path.is_file()]
+    monkeypatch.delenv("LEMONS_UPLOAD_MAX_MB")
+    get_settings.cache_clear()
+    app.run()  # another limit is another upload widget
+    app.file_uploader[0].set_value(("take.wav", wav_bytes(6), "audio/wav")).run()
+    assert not app.exception and not app.error
+    assert recommendation_titles(app) == ["take"]
+    [stored] = uploads.glob("*/*/take.wav")  # <cache_dir>/uploads/<session>/<content>/take.wav
+    st.cache_resource.clear()  # what the end of the session does: its resources are released
+    assert not stored.parent.parent.exists()
+
+
 def test_catalogues_and_separators_registered_elsewhere_are_offered(registered, app: AppTest) -> None:
     assert "an elsewhere folder" in app.radio(key="catalogue").options
     app.radio(key="type").set_value("Source").run()
