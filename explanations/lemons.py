@@ -335,7 +335,7 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
         help="; ".join(f"{q.title} {q.description}" for q in QUESTIONS),
     )
     settings = ExplainSettings(kind.name, n_samples, seed, question=question)
-    request = (user, catalogue.name, track_id, settings, separator)
+    request = (user, catalogue.name, track_id, str(catalogue[track_id].path), settings, separator)
     if st.button("Compute Explanation", type="primary"):
         st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
     stored = st.session_state.get("explanation")
