@@ -12,7 +12,6 @@ recommendations with a progress bar until the page is complete.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,8 +43,10 @@ from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, e
 from explanations.audiolime.questions import QUESTIONS, lowers, raises
 from explanations.audiolime.separation import SEPARATORS, available_separators
 from explanations.page import illustrations, ui
+from explanations.page.access import allowed_folders, check_tracks_inside, confined_folder, no_folder_allowed
 from explanations.page.figures import draw_source_rows, draw_weight_grid
 from explanations.page.outputs import outputs_zip
+from explanations.page.uploads import UploadLimits, new_session_folder, remove_session, store_upload
 from lemons.allocator import keep_freed_memory
 from lemons.catalogue.base import Catalogue, Track
 from lemons.catalogue.registry import CATALOGUES, CatalogueEntry
@@ -78,6 +79,12 @@ def recommender_of(user: str) -> Recommender:
 def catalogue_of(name: str, path: str | None) -> Catalogue:
     """The catalogue registered as ``name``, opened at ``path`` (default: its setting), once per process."""
     return CATALOGUES[name].open(path)
+
+
+@st.cache_resource(scope="session", on_release=remove_session, show_spinner=False)
+def session_uploads() -> Path:
+    """This session's folder of uploaded files, removed when the session ends."""
+    return new_session_folder(get_settings().cache_dir)
 
 
 @st.cache_data(show_spinner=False)
@@ -169,21 +176,44 @@ def offered(entry: CatalogueEntry) -> bool:
 
 
 def catalogue_location(entry: CatalogueEntry) -> str | None:
-    """The folder of the chosen catalogue: asked for, uploaded, or ``None`` (its setting)."""
+    """The folder of the chosen catalogue: asked for (inside the folders the page may open), uploaded,
+    or ``None`` (its setting)."""
     if entry.location == "folder":
-        default = str(getattr(get_settings(), entry.setting) or "") if entry.setting else ""
-        folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", default, key="folder")
+        roots = allowed_folders()
+        if not roots:
+            st.info(no_folder_allowed())
+            st.stop()
+        folder = st.text_input("folder with WAV, FLAC, MP3, OGG or AIFF files", str(roots[0]), key="folder")
         if not folder:
             st.info("give the folder that holds your audio files")
             st.stop()
-        return folder
+        return str(confined_folder(folder, roots))
     if entry.location == "upload":
-        uploaded = st.file_uploader("an audio file", type=["wav", "flac", "mp3", "ogg", "aiff", "aif"])
+        limits = UploadLimits.from_settings()
+        uploaded = st.file_uploader(
+            "an audio file",
+            type=["wav", "flac", "mp3", "ogg", "oga", "aiff", "aif"],
+            max_upload_size=limits.max_megabytes,
+        )
         if uploaded is None:
-            st.info("upload an audio file (at least 5 s) to hear why it would be recommended")
+            minutes = f"{limits.max_seconds / 60:g}"
+            st.info(
+                f"upload an audio file (5 s to {minutes} minutes, up to {limits.max_megabytes} MB) "
+                "to hear why it would be recommended"
+            )
             st.stop()
-        return save_upload(uploaded.name, uploaded.getvalue())
+        return str(store_upload(session_uploads(), uploaded.name, uploaded.getvalue(), limits))
     return None
+
+
+def open_chosen(entry: CatalogueEntry, path: str | None) -> Catalogue:
+    """The chosen catalogue, opened once per process; an upload, which is this session's alone, each run."""
+    if entry.location == "upload":
+        return entry.open(path)
+    catalogue = catalogue_of(entry.name, path)
+    if entry.location == "folder" and path is not None:
+        check_tracks_inside(catalogue, Path(path), allowed_folders())
+    return catalogue
 
 
 def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[str], bool]:
@@ -197,22 +227,15 @@ def catalogue_choice(user: str) -> tuple[Catalogue, list[str] | None, frozenset[
         horizontal=True,
         key="catalogue",
     )
-    path = catalogue_location(CATALOGUES[choice])
-    found = candidates(choice, recommender_of(user), user, path, catalogue=catalogue_of(choice, path))
+    entry = CATALOGUES[choice]
+    path = catalogue_location(entry)
+    found = candidates(choice, recommender_of(user), user, path, catalogue=open_chosen(entry, path))
     include = bool(found.history) and st.checkbox(
         "include tracks you have already listened to",
         key="include_history",
         help="recommendations are new to you; tick this to rank your listening history too",
     )
     return found.catalogue, found.track_ids, found.history, include
-
-
-@st.cache_data(show_spinner=False)
-def save_upload(name: str, data: bytes) -> str:
-    """Store an uploaded file in a folder of its own (for a one-track folder catalogue)."""
-    folder = Path(tempfile.mkdtemp(prefix="lemons-upload-"))
-    (folder / Path(name).name).write_bytes(data)
-    return str(folder)
 
 
 def scoring_progress(user: str, started: float) -> Callable[[int, int], None]:
@@ -312,7 +335,7 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
         help="; ".join(f"{q.title} {q.description}" for q in QUESTIONS),
     )
     settings = ExplainSettings(kind.name, n_samples, seed, question=question)
-    request = (user, catalogue.name, track_id, settings, separator)
+    request = (user, catalogue.name, track_id, str(catalogue[track_id].path), settings, separator)
     if st.button("Compute Explanation", type="primary"):
         st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
     stored = st.session_state.get("explanation")

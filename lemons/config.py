@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ _PATH_SETTINGS = (
     "cache_dir",
     "spleeter_model_dir",
 )
-_OPTIONAL_PATH_SETTINGS = ("msd_dir", "musdb_dir", "audio_folder")
+_OPTIONAL_PATH_SETTINGS = ("msd_dir", "musdb_dir")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,13 @@ class Settings:
     spleeter_model_dir: Path | None = None  # Spleeter's MODEL_PATH; default: data_dir / "pretrained_models"
     msd_dir: Path | None = None  # Million Song Dataset + Taste Profile root (optional)
     musdb_dir: Path | None = None  # musdb18 / musdb18hq root (optional)
-    audio_folder: Path | None = None  # a folder of the user's own audio (optional)
+    #: folders of the user's own audio (optional): a path, a list of paths, or paths joined by ":"
+    #: (os.pathsep); the demo page opens typed-in folders only inside these
+    audio_folder: tuple[Path, ...] = ()
+    upload_max_mb: float = 50.0  # the page refuses uploaded files larger than this (MiB)
+    upload_max_minutes: float = 10.0  # ... and longer than this
+    upload_max_age_hours: float = 24.0  # an upload unused this long is removed (else: when its session ends)
+    cache_max_gb: float = 10.0  # size limit of the caches under cache_dir (GB); 0: no limit
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
     num_workers: int = 2  # worker processes for builds and data loading
     mongo_url: str = ""  # e.g. "mongodb://127.0.0.1:27017"; empty: no MongoObserver
@@ -97,6 +104,10 @@ class Settings:
         for name, default in defaults.items():
             if getattr(self, name) is None:
                 set_(name, default())
+        set_("audio_folder", _check_folders("audio_folder", self.audio_folder))
+        for name in ("upload_max_mb", "upload_max_minutes", "upload_max_age_hours"):
+            set_(name, _check_number(name, getattr(self, name), positive=True))
+        set_("cache_max_gb", _check_number("cache_max_gb", self.cache_max_gb, positive=False))
         set_("device", _check_device(self.device))
         set_("num_workers", _check_int("num_workers", self.num_workers, minimum=0))
         if self.mongo_url and not str(self.mongo_url).startswith(("mongodb://", "mongodb+srv://")):
@@ -122,6 +133,8 @@ class Settings:
             if f.name == "sources":
                 continue
             value = getattr(self, f.name)
+            if isinstance(value, tuple):  # several folders, written as the environment variable takes them
+                value = os.pathsep.join(str(path) for path in value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -136,6 +149,32 @@ def _check_device(value: Any) -> str:
     if text.startswith("cuda:") and text[5:].isdigit():
         return text
     raise ConfigError(f"setting 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+
+
+def _check_folders(name: str, value: Any) -> tuple[Path, ...]:
+    """A folder setting that may name several: a path, a list of paths, or paths joined by ``os.pathsep``."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [part for part in value.split(os.pathsep) if part]
+    elif isinstance(value, os.PathLike):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(part, str | os.PathLike) and str(part) for part in value
+    ):
+        raise ConfigError(f"setting {name!r} must be a folder or a list of folders, got {value!r}")
+    return tuple(Path(part).expanduser() for part in value)
+
+
+def _check_number(name: str, value: Any, positive: bool) -> float:
+    """A number setting: above 0 when ``positive``, else at least 0."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"setting {name!r} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ConfigError(f"setting {name!r} must be {'above' if positive else 'at least'} 0, got {value!r}")
+    return number
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

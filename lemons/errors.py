@@ -26,6 +26,14 @@ class UnknownPersonaError(LemonsError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AccessError(LemonsError):
+    """A folder the demo page may not open: outside the folders the operator allowed, or given with ``..``."""
+
+
+class UploadError(LemonsError):
+    """An uploaded file the demo page refuses: too large, too long, or not audio."""
+
+
 class SeparationError(LemonsError):
     """Source separation cannot run (for example its weights are missing)."""
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lemons.cache import cache_folder, keep_within_limit, touch
 from lemons.io import atomic_path
 from recsys.model import FCN
 
@@ -71,7 +72,8 @@ class FeatureStore:
         self.model = model
         self.depth = depth
         self.key = prefix_hash(model, depth)
-        self.folder = cache_dir / "features" / self.key[:16] if cache_dir is not None else None
+        self.cache_dir = cache_dir
+        self.folder = cache_folder(cache_dir, "features") / self.key[:16] if cache_dir is not None else None
 
     @torch.inference_mode()
     def compute(self, waveforms: np.ndarray) -> np.ndarray:
@@ -98,13 +100,15 @@ class FeatureStore:
                 if path.is_file():
                     try:
                         out.append(np.load(path, allow_pickle=False))
+                        touch(path)
                         continue
                     except (OSError, ValueError):
-                        pass  # a damaged file is recomputed
+                        pass  # a damaged file (or one evicted meanwhile) is recomputed
             feature = self.compute(waveform[None])[0].astype(FEATURE_DTYPE)
-            if path is not None:
+            if path is not None and self.cache_dir is not None:
                 with atomic_path(path) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, feature, allow_pickle=False)
+                keep_within_limit(self.cache_dir)
             out.append(feature)
         return out
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lemons.cache import cache_folder, keep_within_limit, touch
 from lemons.catalogue.base import Catalogue
 from lemons.errors import AudioError
 from lemons.io import read_json, write_json
@@ -61,23 +62,26 @@ class Ranking:
 
 
 class ScoreCache:
-    """Logits of one model keyed by audio checksum, in one JSON file."""
+    """Logits of one model keyed by audio checksum, in one JSON file of ``<cache_dir>/scores/``."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, cache_dir: Path | None, model_checksum: str) -> None:
+        self.cache_dir = cache_dir
+        self.path = cache_folder(cache_dir, "scores") / f"{model_checksum}.json" if cache_dir else None
         self.scores: dict[str, float] = {}
-        if path is not None and path.is_file():
+        if self.path is not None and self.path.is_file():
             try:
-                data = read_json(path)
+                data = read_json(self.path)
                 if data.get("format") == CACHE_FORMAT:
                     self.scores = {k: float(v) for k, v in data["scores"].items()}
-            except (ValueError, KeyError, AttributeError, TypeError):
-                self.scores = {}  # a damaged cache is rebuilt, never trusted
+                    touch(self.path)
+            except (OSError, ValueError, KeyError, AttributeError, TypeError):
+                self.scores = {}  # a damaged (or just evicted) cache is rebuilt, never trusted
 
     def save(self) -> None:
-        """Write the logits (atomically); nothing without a path."""
-        if self.path is not None:
+        """Write the logits (atomically); nothing without a cache folder."""
+        if self.path is not None and self.cache_dir is not None:
             write_json(self.path, {"format": CACHE_FORMAT, "scores": self.scores})
+            keep_within_limit(self.cache_dir)
 
 
 def rank_tracks(
@@ -110,7 +114,7 @@ def rank_tracks(
     if not include_history:
         kept = [t for t in ids if t not in played]
         ids, n_excluded = kept, len(ids) - len(kept)
-    cache = ScoreCache(cache_dir / "scores" / f"{recommender.checksum}.json" if cache_dir else None)
+    cache = ScoreCache(cache_dir, recommender.checksum)
     keys = {track_id: catalogue.audio_checksum(track_id) for track_id in ids}
     todo = [t for t in ids if keys[t] not in cache.scores]
     skipped: list[tuple[str, str]] = []

@@ -98,12 +98,41 @@ def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None
     table = app.dataframe[-1].value
     marked = {title for title, mark in zip(table["title"], table["listened"], strict=True) if mark}
     assert marked == listened_titles & set(table["title"])
+    app.radio(key="catalogue").set_value("folder").run()  # no folder is allowed: none can be typed in
+    assert not app.exception and not app.get("text_input")
+    assert "`audio_folder` setting" in app.info[-1].value
+
+
+def allow_folders(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """Let the page open folders inside ``folders`` (the ``audio_folder`` setting)."""
+    monkeypatch.setenv("LEMONS_AUDIO_FOLDER", ":".join(str(folder) for folder in folders))
+    get_settings.cache_clear()
+
+
+def test_the_page_opens_folders_only_inside_the_allowed_ones(
+    app: AppTest, tmp_path: Path, monkeypatch
+) -> None:
+    allowed = tmp_path / "music"
+    allowed.mkdir()
+    (tmp_path / "private").mkdir()
+    (allowed / "out").symlink_to(tmp_path / "private")
+    allow_folders(monkeypatch, allowed)
     app.radio(key="catalogue").set_value("folder").run()
-    app.text_input(key="folder").set_value(str(tiny_catalogue_dir / "no-such-folder")).run()
-    assert not app.exception and "no such folder" in app.error[0].value
+    assert app.text_input(key="folder").value == str(allowed)
+    for typed, says in [
+        (str(tmp_path / "private"), f"outside the folders this page may open ({allowed})"),
+        (f"{allowed}/../private", "folders written with '..' are not accepted"),
+        (str(allowed / "out"), "a symbolic link in it leads outside the folders this page may open"),
+        (str(allowed / "missing"), "no such folder"),
+    ]:
+        app.text_input(key="folder").set_value(typed).run()
+        assert not app.exception and says in app.error[0].value, typed
+        assert not app.get("dataframe")[1:]  # no recommendations: only the persona's history table
 
 
-def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(app: AppTest, tmp_path: Path) -> None:
+def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(
+    app: AppTest, tmp_path: Path, monkeypatch
+) -> None:
     import numpy as np
     import soundfile as sf
 
@@ -113,6 +142,7 @@ def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(app: AppTest, 
     tagged_mp3(folder / "01.mp3", {"TIT2": "Blue in Green", "TPE1": "Miles Davis", "TCON": "Jazz"})
     sf.write(folder / "take.wav", 0.1 * np.random.default_rng(0).standard_normal(16_000 * 6), 16_000)
     (folder / "page.mp3").write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    allow_folders(monkeypatch, tmp_path)
     app.radio(key="catalogue").set_value("folder").run()
     app.text_input(key="folder").set_value(str(folder)).run()
     assert not app.exception and not app.error
@@ -129,6 +159,47 @@ def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(app: AppTest, 
     assert rows == {"Blue in Green": ("Miles Davis", "Jazz"), "take": ("", "")}
     labels = app.selectbox(key="track").options  # "1. title — artist", the artist only where there is one
     assert sorted(label.split(". ", 1)[1] for label in labels) == ["Blue in Green — Miles Davis", "take"]
+
+
+def wav_bytes(seconds: float) -> bytes:
+    """``seconds`` of noise as a 16 kHz WAV file's bytes."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(
+        buffer, 0.1 * np.random.default_rng(1).standard_normal(int(16_000 * seconds)), 16_000, format="WAV"
+    )
+    return buffer.getvalue()
+
+
+def test_uploads_are_checked_kept_for_the_session_and_removed(
+    app: AppTest, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("LEMONS_UPLOAD_MAX_MB", "0.1")
+    get_settings.cache_clear()
+    app.radio(key="catalogue").set_value("upload").run()
+    assert "up to 1 MB" in app.info[-1].value
+    refusals = [
+        ("page.mp3", b"<!DOCTYPE html><html><body>Sign in</body></html>", "page.mp3 is not an audio file"),
+        ("long.wav", wav_bytes(6), "long.wav is 0.2 MB; the page accepts files of up to 0.1 MB"),
+    ]
+    for name, data, says in refusals:
+        app.file_uploader[0].set_value((name, data, "audio/wav")).run()
+        assert not app.exception and says in app.error[0].value, name
+    uploads = tmp_path / "cache" / "uploads"
+    assert not [path for path in uploads.rglob("*") if path.is_file()]
+    monkeypatch.delenv("LEMONS_UPLOAD_MAX_MB")
+    get_settings.cache_clear()
+    app.run()  # another limit is another upload widget
+    app.file_uploader[0].set_value(("take.wav", wav_bytes(6), "audio/wav")).run()
+    assert not app.exception and not app.error
+    assert recommendation_titles(app) == ["take"]
+    [stored] = uploads.glob("*/*/take.wav")  # <cache_dir>/uploads/<session>/<content>/take.wav
+    st.cache_resource.clear()  # what the end of the session does: its resources are released
+    assert not stored.parent.parent.exists()
 
 
 def test_catalogues_and_separators_registered_elsewhere_are_offered(registered, app: AppTest) -> None:

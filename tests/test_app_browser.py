@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,6 +59,8 @@ def served_app(tiny_catalogue_dir: Path, tmp_path: Path):
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "explanations" / "lemons.py"),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
     ]  # fmt: skip
+    (tmp_path / ".streamlit").mkdir()  # the project's Streamlit settings, read from the working folder
+    shutil.copy(PROJECT_ROOT / ".streamlit" / "config.toml", tmp_path / ".streamlit" / "config.toml")
     log = (tmp_path / "streamlit.log").open("w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
@@ -99,6 +102,7 @@ def test_walk_through_in_a_browser(served_app: str) -> None:
         page.goto(served_app)
         expect(page.get_by_text("1 · Who are you?")).to_be_visible()
         expect(page.get_by_text("listening events")).to_be_visible()
+        expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)  # visitors get the viewer's toolbar
         # the track player: a waveform canvas and an <audio> element inside the component's iframe
         player = page.frame_locator("iframe").first
         expect(player.locator("audio")).to_have_count(1)

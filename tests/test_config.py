@@ -55,11 +55,30 @@ def test_lemons_config_variable_names_the_file(tmp_path: Path) -> None:
         ({"LEMONS_NUM_WORKERS": "-1"}, "at least 0"),
         ({"LEMONS_MONGO_URL": "localhost:27017"}, "must start with mongodb://"),
         ({"LEMONS_DATADIR": "/x"}, "Did you mean 'data_dir'"),
+        ({"LEMONS_UPLOAD_MAX_MB": "0"}, "'upload_max_mb' must be above 0"),
+        ({"LEMONS_UPLOAD_MAX_MINUTES": "ten"}, "'upload_max_minutes' must be a number"),
+        ({"LEMONS_CACHE_MAX_GB": "-1"}, "'cache_max_gb' must be at least 0"),
     ],
 )
 def test_bad_values_say_what_to_do(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env=env)
+
+
+def test_audio_folder_names_one_folder_or_several(tmp_path: Path) -> None:
+    assert load_settings(env={}).audio_folder == ()
+    assert load_settings(env={"LEMONS_AUDIO_FOLDER": "/music"}).audio_folder == (Path("/music"),)
+    both = load_settings(env={"LEMONS_AUDIO_FOLDER": "/music:/srv/demo"})
+    assert both.audio_folder == (Path("/music"), Path("/srv/demo"))
+    assert both.as_dict()["audio_folder"] == "/music:/srv/demo"
+    config = tmp_path / "config.py"
+    config.write_text('AUDIO_FOLDER = ["/music", "/srv/demo"]\n')
+    assert load_settings(env={}, config_file=config).audio_folder == both.audio_folder
+    config.write_text('AUDIO_FOLDER = "/music"\n')
+    assert load_settings(env={}, config_file=config).audio_folder == (Path("/music"),)
+    config.write_text("AUDIO_FOLDER = [3]\n")
+    with pytest.raises(ConfigError, match="a folder or a list of folders"):
+        load_settings(env={}, config_file=config)
 
 
 def test_unknown_name_in_config_file_is_reported_with_the_file(tmp_path: Path) -> None:

@@ -54,6 +54,22 @@ def test_a_catalogue_opens_from_its_setting_or_a_path(tiny_catalogue_dir: Path, 
         open_catalogue("spotify")
 
 
+def test_a_folder_setting_naming_several_opens_the_first(tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        sf.write(
+            tmp_path / name / f"{name}.wav", 0.1 * np.random.default_rng(0).standard_normal(8_000 * 6), 8_000
+        )
+    assert not CATALOGUES["folder"].configured()
+    monkeypatch.setenv("LEMONS_AUDIO_FOLDER", f"{tmp_path / 'one'}:{tmp_path / 'two'}")
+    get_settings.cache_clear()
+    assert CATALOGUES["folder"].configured()
+    assert open_catalogue("folder").ids == ["one-wav"]
+
+
 def test_the_separators_and_what_each_offers(tiny_catalogue_dir: Path, tmp_path: Path) -> None:
     assert SEPARATORS.names() == ("reference", "spleeter:5stems", "spleeter:4stems", "spleeter:2stems")
     reference = SEPARATORS["reference"]

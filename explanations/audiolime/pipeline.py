@@ -33,6 +33,7 @@ from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn
 from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
+from lemons.cache import cache_folder, keep_within_limit, touch
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError
 from lemons.io import read_json, sha256_array, write_json
@@ -87,7 +88,8 @@ class ExplanationCache:
     """JSON files keyed by :func:`explanation_key`, written atomically; unreadable entries are ignored."""
 
     def __init__(self, cache_dir: Path | str | None) -> None:
-        self.folder = Path(cache_dir) / "explanations" if cache_dir is not None else None
+        self.cache_dir = cache_dir
+        self.folder = cache_folder(cache_dir, "explanations") if cache_dir is not None else None
 
     def get(self, key: str) -> Explanation | None:
         """The cached explanation under ``key``, or ``None``."""
@@ -97,17 +99,20 @@ class ExplanationCache:
             data = read_json(self.folder / f"{key}.json")
             if data.get("format") != CACHE_FORMAT or data.get("version") != CACHE_VERSION:
                 return None
-            return Explanation.from_dict(data["explanation"])
+            explanation = Explanation.from_dict(data["explanation"])
         except (OSError, ValueError, KeyError, TypeError):
-            return None
+            return None  # unreadable, or evicted by another process meanwhile
+        touch(self.folder / f"{key}.json")
+        return explanation
 
     def put(self, key: str, explanation: Explanation) -> None:
         """Store ``explanation`` under ``key`` (nothing without a cache folder)."""
-        if self.folder is not None:
+        if self.folder is not None and self.cache_dir is not None:
             write_json(
                 self.folder / f"{key}.json",
                 {"format": CACHE_FORMAT, "version": CACHE_VERSION, "explanation": explanation.to_dict()},
             )
+            keep_within_limit(self.cache_dir)
 
 
 def track_factorization(

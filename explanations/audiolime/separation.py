@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lemons.audio import SAMPLE_RATE, resample
+from lemons.cache import cache_folder, keep_within_limit, touch
 from lemons.catalogue.base import Catalogue
 from lemons.config import get_settings
 from lemons.console import is_verbose, native_output_captured
@@ -297,14 +298,16 @@ def separate_cached(
     if not separator.cacheable or cache_dir is None:
         return separator.separation(audio, sr)
     key = sha256_array(np.asarray(audio, dtype=np.float32))
-    path = Path(cache_dir) / "separation" / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
+    path = cache_folder(cache_dir, "separations") / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
     if path.is_file():
         try:
             cached = load_npz(path)
             if tuple(str(s) for s in cached["sources"]) == separator.sources:
+                touch(path)
                 return Separation(separator.name, separator.sources, cached["stems"], sr)
         except (OSError, ValueError, KeyError):
-            pass  # unreadable cache entry: separate again and overwrite it
+            pass  # unreadable (or just evicted) cache entry: separate again and overwrite it
     separation = separator.separation(audio, sr)
     save_npz(path, stems=separation.stems, sources=np.array(separation.sources))
+    keep_within_limit(cache_dir)
     return separation

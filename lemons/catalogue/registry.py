@@ -82,13 +82,20 @@ class CatalogueEntry:
 
     def configured(self, settings: Settings | None = None) -> bool:
         """Whether its setting names its folder, so that it opens without being given one."""
-        return self.setting is not None and getattr(settings or get_settings(), self.setting) is not None
+        return self.setting_folder(settings) is not None
+
+    def setting_folder(self, settings: Settings | None = None) -> Path | None:
+        """The folder its setting names (the first, for a setting that names several), if any."""
+        value = getattr(settings or get_settings(), self.setting) if self.setting else None
+        if isinstance(value, tuple):
+            return value[0] if value else None
+        return value
 
     def folder(self, path: Path | str | None = None, settings: Settings | None = None) -> Path:
         """``path``, or the folder its setting names; :class:`ConfigError` when there is neither."""
         if path is not None:
             return Path(path)
-        value = getattr(settings or get_settings(), self.setting) if self.setting else None
+        value = self.setting_folder(settings)
         if value is None:
             setting = f"set {self.setting} (LEMONS_{self.setting.upper()}=/path) or " if self.setting else ""
             raise ConfigError(f"no folder for the {self.name} catalogue: {setting}pass its path")
