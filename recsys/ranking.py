@@ -32,6 +32,8 @@ from recsys.inference import score_waveforms, sigmoid
 
 CACHE_FORMAT = "lemons-scores"
 FEATURE_CACHE_MAX_TRACKS = 2000
+#: Tracks scored together (and the scores saved after each such chunk).
+RANK_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,51 @@ class ScoreCache:
             keep_within_limit(self.cache_dir)
 
 
+def load_tracks(
+    catalogue: Catalogue, track_ids: Sequence[str]
+) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, str]]]:
+    """The audio ``[samples]`` (16 kHz mono) of the tracks that can be used, as ``(id, audio)``, and
+    ``(id, reason)`` for those whose audio cannot (unreadable, silent, too short)."""
+    loaded: list[tuple[str, np.ndarray]] = []
+    skipped: list[tuple[str, str]] = []
+    for track_id in track_ids:
+        try:
+            loaded.append((track_id, catalogue.load_audio(track_id)))
+        except AudioError as exc:
+            skipped.append((track_id, str(exc)))
+    return loaded, skipped
+
+
+def feature_store(
+    recommender: Recommender,
+    cache_dir: Path | None,
+    n_tracks: int,
+    max_tracks: int = FEATURE_CACHE_MAX_TRACKS,
+) -> FeatureStore | None:
+    """The cached feature maps of the recommender's frozen blocks, for a ranking of ``n_tracks`` tracks;
+    ``None`` (run the whole model) for a model without frozen blocks, without a cache folder, or for
+    more than ``max_tracks`` tracks."""
+    depth = recommender.frozen_blocks
+    if not depth or cache_dir is None or n_tracks > max_tracks:
+        return None
+    return FeatureStore(recommender.model, depth, cache_dir)
+
+
+def track_logits(
+    recommender: Recommender,
+    waveforms: Sequence[np.ndarray],
+    device: torch.device | None = None,
+    store: FeatureStore | None = None,
+) -> np.ndarray:
+    """Logits ``[n]`` (float64) of whole waveforms ``[samples]``, scored together as one chunk of a
+    ranking: from the cached features of the frozen blocks where ``store`` is given, else by the
+    whole model in batches of equal-length tracks (so a chunk's logits depend on what it holds only
+    to float rounding)."""
+    if store is not None:
+        return store.score(store.features(waveforms))
+    return score_waveforms(recommender.model, waveforms, device)
+
+
 def rank_tracks(
     recommender: Recommender,
     catalogue: Catalogue,
@@ -91,7 +138,7 @@ def rank_tracks(
     *,
     device: torch.device | None = None,
     cache_dir: Path | None = None,
-    chunk: int = 16,
+    chunk: int = RANK_CHUNK,
     progress: bool = True,
     history: Collection[str] = (),
     include_history: bool = False,
@@ -118,25 +165,15 @@ def rank_tracks(
     keys = {track_id: catalogue.audio_checksum(track_id) for track_id in ids}
     todo = [t for t in ids if keys[t] not in cache.scores]
     skipped: list[tuple[str, str]] = []
-    depth = recommender.frozen_blocks
-    use_store = depth and cache_dir is not None and len(ids) <= feature_cache_max_tracks
-    store = FeatureStore(recommender.model, depth, cache_dir) if use_store else None
+    store = feature_store(recommender, cache_dir, len(ids), feature_cache_max_tracks)
     if on_progress is not None and todo:
         on_progress(0, len(todo))
     with tqdm(total=len(todo), desc="rank", unit="track", disable=not progress or not todo) as bar:
         for start in range(0, len(todo), chunk):
-            loaded: list[tuple[str, np.ndarray]] = []
-            for track_id in todo[start : start + chunk]:
-                try:
-                    loaded.append((track_id, catalogue.load_audio(track_id)))
-                except AudioError as exc:
-                    skipped.append((track_id, str(exc)))
+            loaded, failed = load_tracks(catalogue, todo[start : start + chunk])
+            skipped.extend(failed)
             if loaded:
-                waveforms = [w for _, w in loaded]
-                if store is not None:
-                    logits = store.score(store.features(waveforms))
-                else:
-                    logits = score_waveforms(recommender.model, waveforms, device)
+                logits = track_logits(recommender, [w for _, w in loaded], device, store)
                 for (track_id, _), logit in zip(loaded, logits, strict=True):
                     cache.scores[keys[track_id]] = float(logit)
                 cache.save()

@@ -287,6 +287,18 @@ def get_separator(
     return entry.build(catalogue, track_id, Path(model_dir or get_settings().spleeter_model_dir))
 
 
+def separation_path(
+    separator: Separator, audio: np.ndarray, sr: int = SAMPLE_RATE, cache_dir: Path | str | None = None
+) -> Path | None:
+    """The file in which :func:`separate_cached` keeps ``separator``'s separation of ``audio``
+    ``[samples]`` at ``sr`` Hz; ``None`` where nothing is cached (no cache folder, or a separator that
+    is not ``cacheable``)."""
+    if not separator.cacheable or cache_dir is None:
+        return None
+    key = sha256_array(np.asarray(audio, dtype=np.float32))
+    return cache_folder(cache_dir, "separations") / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
+
+
 def separate_cached(
     separator: Separator, audio: np.ndarray, sr: int = SAMPLE_RATE, cache_dir: Path | str | None = None
 ) -> Separation:
@@ -295,10 +307,9 @@ def separate_cached(
     The cache key is the audio's SHA-256 and the backend; separators that are not ``cacheable`` (the
     reference stems, read directly) are not cached.
     """
-    if not separator.cacheable or cache_dir is None:
+    path = separation_path(separator, audio, sr, cache_dir)
+    if path is None:
         return separator.separation(audio, sr)
-    key = sha256_array(np.asarray(audio, dtype=np.float32))
-    path = cache_folder(cache_dir, "separations") / separator.name.replace(":", "-") / f"{key}-{sr}.npz"
     if path.is_file():
         try:
             cached = load_npz(path)
