@@ -7,8 +7,8 @@ from setuptools import find_packages, setup
 ROOT = Path(__file__).parent
 
 
-def requirements() -> list[str]:
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
+def requirements(name: str = "requirements.txt") -> list[str]:
+    lines = (ROOT / name).read_text().splitlines()
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
@@ -21,5 +21,6 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["lemons", "lemons.*", "recsys", "explanations", "explanations.*"]),
     install_requires=requirements(),
+    extras_require={"scale": requirements("requirements-scale.txt")},  # lemons precompute on Ray
     entry_points={"console_scripts": ["lemons = lemons.cli:main"]},
 )

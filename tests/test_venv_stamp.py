@@ -18,7 +18,7 @@ spec = importlib.util.spec_from_file_location("venv_stamp", SCRIPTS / "venv_stam
 venv_stamp = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(venv_stamp)
 
-INPUTS = ("requirements.txt", "requirements-dev.txt", "constraints.txt", "setup.py")
+INPUTS = ("requirements.txt", "requirements-scale.txt", "requirements-dev.txt", "constraints.txt", "setup.py")
 
 
 @pytest.fixture()
@@ -31,10 +31,11 @@ def checkout(tmp_path: Path) -> Path:
     return root
 
 
-def test_the_dev_requirements_include_the_runtime_ones() -> None:
+def test_the_dev_requirements_include_the_runtime_ones_and_ray() -> None:
     assert venv_stamp.included(PROJECT_ROOT, "requirements-dev.txt") == [
         "requirements-dev.txt",
         "requirements.txt",
+        "requirements-scale.txt",
     ]
     assert venv_stamp.included(PROJECT_ROOT, "requirements.txt") == ["requirements.txt"]
 
@@ -65,6 +66,7 @@ def test_the_dev_install_covers_the_runtime_requirements(checkout: Path, tmp_pat
     [
         ("requirements.txt", {"requirements.txt", "requirements-dev.txt"}),
         ("requirements-dev.txt", {"requirements-dev.txt"}),
+        ("requirements-scale.txt", {"requirements-dev.txt"}),  # Ray: the tests', not the demo's
         ("constraints.txt", {"requirements.txt", "requirements-dev.txt"}),
         ("setup.py", {"requirements.txt", "requirements-dev.txt"}),
     ],
