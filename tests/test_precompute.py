@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from explanations.precompute import ClusterOptions, precompute_rank, precompute_separate
-from explanations.precompute.cluster import Batch, import_ray, one_by_one
+from explanations.precompute.cluster import Batch, _gpus_per_worker, import_ray, one_by_one
 from lemons.cli import main
 from lemons.config import get_settings
 from lemons.errors import ConfigError
@@ -288,3 +288,12 @@ def test_cluster_options_are_checked():
         ClusterOptions(workers=0)
     with pytest.raises(ConfigError, match="gpus"):
         ClusterOptions(gpus_per_worker=-1)
+
+
+def test_workers_share_the_gpus_there_are_and_run_on_cpu_without():
+    assert _gpus_per_worker(ClusterOptions(), cluster_gpus=2, workers=4) == 0.5
+    assert _gpus_per_worker(ClusterOptions(), cluster_gpus=8, workers=4) == 1.0
+    assert _gpus_per_worker(ClusterOptions(), cluster_gpus=0, workers=4) == 0.0
+    assert _gpus_per_worker(ClusterOptions(gpus_per_worker=0.25), cluster_gpus=1, workers=8) == 0.25
+    with pytest.warns(UserWarning, match="no GPU; the workers run on CPU"):
+        assert _gpus_per_worker(ClusterOptions(gpus_per_worker=1), cluster_gpus=0, workers=2) == 0.0

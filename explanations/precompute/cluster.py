@@ -135,7 +135,14 @@ def ray_session(options: ClusterOptions) -> Iterator[Cluster]:
     if not started_here:
         where = "the Ray this process is connected to"
     elif options.address:
-        ray.init(address=options.address, log_to_driver=options.verbose, **quiet)
+        try:
+            ray.init(address=options.address, log_to_driver=options.verbose, **quiet)
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
+            raise ConfigError(
+                f"cannot join the Ray cluster at {options.address} ({_first_line(exc)}); is its head "
+                "running (ray start --head)? A cluster with token authentication also needs "
+                "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+            ) from exc
         where = f"the Ray cluster at {options.address}"
     else:
         # a short path: Ray's socket names must fit in 107 bytes

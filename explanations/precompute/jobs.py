@@ -290,7 +290,8 @@ def explain_job(
     by_track: dict[str, list[ExplainItem]] = {}
     for user, recommender in work.recommenders.items():
         found = candidates(work.entry.name, recommender, user, work.folder, catalogue=work.catalogue)
-        ids = [t for t in (found.track_ids or work.catalogue.ids) if t not in unscorable]
+        every = found.track_ids if found.track_ids is not None else work.catalogue.ids
+        ids = [t for t in every if t not in unscorable]
         ranking = rank_tracks(
             recommender, work.catalogue, ids, cache_dir=work.cache_dir, progress=False, history=found.history
         )

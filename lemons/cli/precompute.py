@@ -20,6 +20,7 @@ from lemons.cli.options import (
     separators_help,
 )
 from lemons.config import get_settings
+from lemons.errors import ConfigError
 from lemons.personas import PERSONA_NAMES
 
 if TYPE_CHECKING:  # Ray and the recommender are imported when a command runs
@@ -45,7 +46,10 @@ def users_of(args: argparse.Namespace) -> list[str]:
     if args.users:
         return list(args.users)
     models = get_settings().models_dir
-    return [name for name in PERSONA_NAMES if (models / f"{name}.pt").is_file()]
+    users = [name for name in PERSONA_NAMES if (models / f"{name}.pt").is_file()]
+    if not users:
+        raise ConfigError(f"no persona has a published model in {models}; name the users with --users")
+    return users
 
 
 def batch_of(args: argparse.Namespace) -> dict[str, Any]:
