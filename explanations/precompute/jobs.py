@@ -135,16 +135,17 @@ class _UserScores:
     changed: bool = False
 
     def save(self, work: Workload, final: bool = False) -> None:
-        """Write the scores; at the end in ``lemons rank``'s order (what was there, then by track)."""
-        if not self.changed:
-            return
+        """Write the scores if they changed; at the end in ``lemons rank``'s order (what was there,
+        then by track), whatever order they came in."""
         if final:
             scores = self.cache.scores
             order = dict.fromkeys([*self.prior, *(work.audio_key(t) for t in self.ids)])
-            ordered = {key: scores[key] for key in order if key in scores}
-            self.cache.scores = ordered | scores
-        self.cache.save()
-        self.changed = False
+            ordered = {key: scores[key] for key in order if key in scores} | scores
+            if list(ordered) != list(scores):
+                self.cache.scores, self.changed = ordered, True
+        if self.changed:
+            self.cache.save()
+            self.changed = False
 
 
 def _by_track(batch: Batch) -> list[Batch]:
