@@ -124,6 +124,10 @@ def test_the_command_lines_choices_come_from_the_registries() -> None:
     assert explain["--type"] == EXPLANATION_TYPES.names()
     assert choices(parser, "experiments", "stability")["--dataset"] == dataset_names()
     assert choices(parser, "experiments", "veracity")["--types"] == ("source", "time+source")
+    assert choices(parser, "precompute", "rank")["--catalogue"] == catalogue_names()
+    assert choices(parser, "precompute", "explain")["--types"] == EXPLANATION_TYPES.names()
+    assert choices(parser, "precompute", "explain")["--separator"] == SEPARATORS.names()
+    assert choices(parser, "precompute", "separate")["--separator"] == SEPARATORS.names()
 
 
 def test_the_perturbation_designs_are_offered_to_their_study_only() -> None:
@@ -143,5 +147,6 @@ def test_an_entry_registered_in_one_module_appears_in_the_command_line(registere
     assert "elsewhere" in choices(parser, "explain")["--catalogue"]
     assert "halves" in choices(parser, "explain")["--separator"]
     assert "halves" in choices(parser, "experiments", "veracity")["--separators"]
+    assert "halves" in choices(parser, "precompute", "separate")["--separator"]
     assert "the mix cut in two" in subcommand(parser, "explain").format_help()
     assert available_separators(None)[-1] == "halves"
