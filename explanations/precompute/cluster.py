@@ -148,13 +148,17 @@ def ray_session(options: ClusterOptions) -> Iterator[Cluster]:
         # a short path: Ray's socket names must fit in 107 bytes
         temp_dir = tempfile.mkdtemp(prefix="lemons-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
         cpus = _local_workers(options) * options.cpus_per_worker
-        ray.init(
-            num_cpus=max(1, round(cpus)),
-            include_dashboard=False,
-            log_to_driver=options.verbose,
-            _temp_dir=temp_dir,
-            **quiet,
-        )
+        try:
+            ray.init(
+                num_cpus=max(1, round(cpus)),
+                include_dashboard=False,
+                log_to_driver=options.verbose,
+                _temp_dir=temp_dir,
+                **quiet,
+            )
+        except BaseException:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
         where = "a local Ray"
     try:
         resources = ray.cluster_resources()

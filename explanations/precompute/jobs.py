@@ -49,7 +49,7 @@ from recsys.candidates import candidates
 from recsys.checkpoint import Recommender, find_model, load_checkpoint
 from recsys.ranking import RANK_CHUNK, ScoreCache, rank_tracks
 
-#: The scores are written at least this often (seconds) while a ranking runs.
+#: While a ranking runs, the scores are saved when a result comes this long (seconds) after the last save.
 SAVE_EVERY_S = 10.0
 #: Explanations of a user's top tracks, by default (the page shows the top 10).
 DEFAULT_TOP = 3
