@@ -11,7 +11,7 @@ CATALOGUE_TRACKS ?= 1100
 # `python recsys/crossval.py with user_name=all init=shared` cross-validates.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
-TRAIN_ARGS ?= n_steps=1000 val_every=2 patience=0
+TRAIN_ARGS ?= n_steps=400 val_every=1 patience=0
 PORT ?= 8501
 
 .PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue models lint help
