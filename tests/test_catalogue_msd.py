@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from lemons.audio import SAMPLE_RATE
 from lemons.catalogue.msd import (
@@ -21,6 +22,8 @@ from lemons.catalogue.msd import (
 from lemons.errors import DataError
 from lemons.interactions import load_splits, read_triplets
 from lemons.io import read_json
+from recsys.checkpoint import load_checkpoint, save_checkpoint
+from recsys.model import FCN, ModelArgs
 
 SNIPPET_SECONDS = 6.0
 SNIPPET_SR = 22050
@@ -333,7 +336,14 @@ def test_the_msd_folder_is_ranked_and_explained_from_the_command_line(
 
     monkeypatch.setenv("LEMONS_MSD_DIR", str(msd["db"].parent))
     get_settings.cache_clear()
-    model = str(PROJECT_ROOT / "models" / "marko.pt")  # a persona's model: no history in the MSD
+    # A persona's name (no history in the MSD) on an untrained FCN: the shipped persona models are
+    # sure that the fixture's pure tones are not music they like, and a relevance of 0 for every
+    # perturbation has nothing to explain.
+    torch.manual_seed(0)
+    shipped = load_checkpoint(PROJECT_ROOT / "models" / "marko.pt")
+    model = str(tmp_path / "marko.pt")
+    save_checkpoint(model, FCN(ModelArgs()), user="marko", dataset="builtin", config={}, metrics={},
+                    data_fingerprint=shipped.data_fingerprint, selection="untrained", epoch=0)  # fmt: skip
     user = ["--user", "marko", "--model", model, "--catalogue", "msd", "--quiet"]
     assert main(["rank", *user, "--top", "3"]) == 0
     printed = capsys.readouterr().out
