@@ -16,15 +16,24 @@ that vanishes under a scan (another process removed it) is skipped, and a reader
 removed between finding and opening it computes it again. Folders are never removed, so a writer
 never loses the folder it is about to write into.
 
+What takes long to compute is computed once even when several visitors of the page (threads of one
+server) or processes ask for it at the same time: :func:`computed_once` holds a lock on the entry's
+key while one of them computes it, and the others then find it in the cache. The locks are
+``flock`` locks on :data:`LOCK_STRIPES` files in ``<cache_dir>/locks/``, released by the system
+when their holder dies, so a killed computation never leaves a lock behind.
+
 ``uploads/`` holds the demo page's uploaded files, a folder per session. It is listed and cleared
 with the others but not counted in the limit: uploads have their own limits and lifetime.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +44,8 @@ from lemons.registry import Registry
 GB = 1_000_000_000
 #: A temporary file older than this (seconds) was left behind by a killed writer.
 STALE_TEMP_SECONDS = 3600.0
+#: Lock files that the keys of entries being computed share (two keys of one stripe take turns).
+LOCK_STRIPES = 256
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,29 @@ def touch(path: Path | str) -> None:
         os.utime(path)
     except OSError:
         pass  # removed meanwhile, or not ours to touch: it is then only evicted sooner
+
+
+@contextmanager
+def computed_once(cache_dir: Path | str | None, key: str) -> Iterator[None]:
+    """Hold the lock of ``key`` while the entry cached under it is computed.
+
+    A second thread or process asking for the same key waits here until the first has written the
+    entry, and then looks in the cache again instead of computing it a second time. Without a cache
+    folder (``None``) nothing is locked. Look in the cache before taking the lock too: an entry
+    already there is then served without waiting for a computation of another key of its stripe.
+    """
+    if cache_dir is None:
+        yield
+        return
+    folder = Path(cache_dir) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    stripe = int(hashlib.sha256(key.encode()).hexdigest(), 16) % LOCK_STRIPES
+    with open(folder / f"{stripe:03d}.lock", "a") as handle:  # a handle per call: threads exclude too
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def limit_bytes(settings: Settings | None = None) -> int | None:

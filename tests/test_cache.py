@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from explanations.audiolime.separation import Separator, separate_cached
-from lemons.cache import GB, STALE_TEMP_SECONDS, cache_folder, cache_usage, files, keep_within_limit
+from lemons.cache import (
+    GB,
+    STALE_TEMP_SECONDS,
+    cache_folder,
+    cache_usage,
+    computed_once,
+    files,
+    keep_within_limit,
+)
 from lemons.cli import main
 from lemons.config import get_settings
 from lemons.io import atomic_path, load_npz
@@ -127,6 +135,54 @@ def test_two_writer_processes_stay_within_the_limit(tmp_path: Path, monkeypatch)
     assert 2 <= len(kept) <= 5
     for path in kept:  # each one complete
         assert load_npz(path)["stems"].shape == (2, 16_000)
+
+
+def compute_once(cache_dir: str, key: str, start: float) -> None:
+    """Compute the entry ``key`` if it is not there yet: wait for ``start``, then take the entry's
+    lock, look, and spend half a second "computing" it; each computation is logged."""
+    entry, log = Path(cache_dir) / f"{key}.txt", Path(cache_dir) / "computations.log"
+    time.sleep(max(0.0, start - time.time()))
+    if entry.exists():
+        return
+    with computed_once(cache_dir, key):
+        if entry.exists():  # computed meanwhile by another process
+            return
+        with log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        entry.write_text("done")
+
+
+def hold_lock(cache_dir: str, key: str) -> None:
+    with computed_once(cache_dir, key):
+        Path(cache_dir, "holding").write_text("yes")
+        time.sleep(600)
+
+
+def test_processes_asking_for_the_same_entry_compute_it_once(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    start = time.time() + 3  # after the processes have started, so that all of them find no entry
+    askers = [context.Process(target=compute_once, args=(str(tmp_path), key, start)) for key in "aab"]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(60)
+        assert asker.exitcode == 0
+    assert len((tmp_path / "computations.log").read_text().split()) == 2  # "a" once, "b" once
+    assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text() == "done"
+
+
+def test_a_killed_computation_leaves_no_lock_behind(tmp_path: Path) -> None:
+    holder = multiprocessing.get_context("spawn").Process(target=hold_lock, args=(str(tmp_path), "k"))
+    holder.start()
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "holding").exists():
+        assert holder.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    holder.kill()
+    holder.join()
+    compute_once(str(tmp_path), "k", 0.0)  # would wait for ever if the dead holder's lock stayed
+    assert (tmp_path / "k.txt").read_text() == "done"
 
 
 def test_cache_info_and_clear(tmp_path: Path, monkeypatch, capsys) -> None:

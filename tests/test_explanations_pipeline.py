@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from explanations.audiolime.engine import scorer_for
 from explanations.audiolime.listen import highlight
-from explanations.audiolime.pipeline import ExplainSettings, explain_audio, explain_track
+from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_audio, explain_track
 from lemons.catalogue.builtin import BuiltinCatalogue
 from lemons.cli import main as lemons_main
 from lemons.errors import AudioError, ConfigError, SeparationError
@@ -67,6 +71,34 @@ def test_a_repeated_request_comes_from_the_cache(model_path, catalogue, tmp_path
     for entry in (tmp_path / "explanations").glob("*.json"):
         entry.write_text("{not json")
     assert not explain_track(recommender, catalogue, track_id, settings, cache_dir=tmp_path).cached
+
+
+def test_visitors_asking_for_the_same_explanation_at_once_compute_it_once(
+    model_path, catalogue, tmp_path: Path
+) -> None:
+    recommender = load_checkpoint(model_path)
+    track_id, settings = catalogue.ids[3], ExplainSettings("time", n_samples=64, seed=1)
+    scorers = []
+
+    def slow_scorer(model, factorization, device):  # long enough for every visitor to find no entry
+        scorers.append(factorization)
+        time.sleep(1.0)
+        return scorer_for(model, factorization, device)
+
+    visitors = threading.Barrier(3)
+
+    def visit() -> TrackExplanation:
+        visitors.wait()
+        return explain_track(
+            recommender, catalogue, track_id, settings, cache_dir=tmp_path, scorer=slow_scorer
+        )
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: visit(), range(3)))
+    assert len(scorers) == 1  # computed by one visitor; the others waited and read it from the cache
+    assert sorted(result.cached for result in results) == [False, True, True]
+    assert all(result.explanation.weights == results[0].explanation.weights for result in results)
+    assert len(list((tmp_path / "explanations").glob("*.json"))) == 1
 
 
 def test_top_k_audio_is_the_components_as_heard_trimmed_of_silence(model_path, catalogue) -> None:

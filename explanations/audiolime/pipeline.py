@@ -2,7 +2,8 @@
 
 An explanation is cached as JSON in ``<cache_dir>/explanations/`` under a key made of the model's
 checksum, the audio's content key, the explanation type, the separator, N_s, the seed, the number
-of segments and the question asked: a repeated request returns at once. Spleeter separations have
+of segments and the question asked: a repeated request returns at once, and requests for the same
+explanation at the same time (two visitors of the page) compute it once. Spleeter separations have
 their own cache.
 """
 
@@ -33,7 +34,7 @@ from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn
 from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
-from lemons.cache import cache_folder, keep_within_limit, touch
+from lemons.cache import cache_folder, computed_once, keep_within_limit, touch
 from lemons.catalogue.base import Catalogue
 from lemons.errors import ConfigError
 from lemons.io import read_json, sha256_array, write_json
@@ -165,8 +166,6 @@ def explain_audio(
     started = time.perf_counter()
     audio = check_audio(np.asarray(audio, dtype=np.float32), SAMPLE_RATE, track_id)
     separator = separator if settings.needs_sources else None
-    factorization = track_factorization(audio, settings, separator, cache_dir)
-    separated = time.perf_counter()
     separator_name = separator.name if separator is not None else None
     cache = ExplanationCache(cache_dir if recommender.path is not None and parts == STANDARD_PARTS else None)
     key = explanation_key(
@@ -176,26 +175,32 @@ def explain_audio(
         separator_name,
     )
     cached = cache.get(key)
-    if cached is not None:
-        return TrackExplanation(cached, factorization, track_id, cached=True)
-    explanation = explain(
-        factorization,
-        scorer(recommender.model, factorization, device),
-        settings.n_samples,
-        settings.seed,
-        separator_name,
-        progress=progress,
-        on_progress=on_progress,
-        parts=parts,
-        question=settings.question,
-    )
-    explanation.timings = {
-        "separation_s": separated - started,
-        **explanation.timings,
-        "total_s": time.perf_counter() - started,
-    }
-    cache.put(key, explanation)
-    return TrackExplanation(explanation, factorization, track_id)
+    if cached is None:
+        with computed_once(cache.cache_dir, key):  # another visitor asking for it waits, then reads it
+            cached = cache.get(key)
+            if cached is None:
+                factorization = track_factorization(audio, settings, separator, cache_dir)
+                separated = time.perf_counter()
+                explanation = explain(
+                    factorization,
+                    scorer(recommender.model, factorization, device),
+                    settings.n_samples,
+                    settings.seed,
+                    separator_name,
+                    progress=progress,
+                    on_progress=on_progress,
+                    parts=parts,
+                    question=settings.question,
+                )
+                explanation.timings = {
+                    "separation_s": separated - started,
+                    **explanation.timings,
+                    "total_s": time.perf_counter() - started,
+                }
+                cache.put(key, explanation)
+                return TrackExplanation(explanation, factorization, track_id)
+    factorization = track_factorization(audio, settings, separator, cache_dir)
+    return TrackExplanation(cached, factorization, track_id, cached=True)
 
 
 def explain_track(
