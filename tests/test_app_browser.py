@@ -6,28 +6,15 @@ Chromium comes from Debian (``make test`` installs it); Playwright drives it thr
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from lemons.config import PROJECT_ROOT
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, served_page
 from tests.test_app import MODELS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 pytestmark = [
@@ -38,47 +25,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def served_app(tiny_catalogue_dir: Path, tmp_path: Path):
     """The page served by `streamlit run` on 127.0.0.1 over the tiny catalogue; yields its URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "LEMONS_CATALOGUE_DIR": str(tiny_catalogue_dir),
-        "LEMONS_MODELS_DIR": str(MODELS),
-        "LEMONS_CACHE_DIR": str(tmp_path / "cache"),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "explanations" / "lemons.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-    ]  # fmt: skip
-    (tmp_path / ".streamlit").mkdir()  # the project's Streamlit settings, read from the working folder
-    shutil.copy(PROJECT_ROOT / ".streamlit" / "config.toml", tmp_path / ".streamlit" / "config.toml")
-    log = (tmp_path / "streamlit.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+    with served_page(tiny_catalogue_dir, MODELS, tmp_path / "cache", tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_walk_through_in_a_browser(served_app: str) -> None:
