@@ -205,6 +205,45 @@ def test_precomputed_rankings_and_explanations_equal_and_are_served_by_the_singl
 
 
 @pytest.mark.slow
+def test_the_pages_first_views_and_top_3_explanations_are_served_precomputed(
+    ray_head, shipped_models, monkeypatch, capsys
+):
+    """What the page first shows a persona (the ranking of its test tracks) and the explanations of its
+    Top-3 with the page's default settings (time, N_s 2048, seed 0, five segments), precomputed for
+    two personas, are then shown by the page without computing anything."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    users = ("marko", "nina")  # marko: the persona the page opens with
+    command = ["precompute", "explain", "--users", *users, "--catalogue", "test", "--types", "time"]
+    assert main([*command, *_on(ray_head)]) == 0
+
+    def computes(*args, **kwargs):
+        raise AssertionError("computed what was precomputed")
+
+    monkeypatch.setattr(ranking, "track_logits", computes)
+    monkeypatch.setattr(pipeline, "explain", computes)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    page = AppTest.from_file(str(PROJECT_ROOT / "explanations" / "lemons.py"), default_timeout=240).run()
+    for user in users:
+        page.selectbox(key="persona").set_value(user).run()
+        assert not page.exception and not page.error, (page.exception, page.error)
+        assert page.radio(key="catalogue").value == "test" and len(page.dataframe[-1].value) > 0
+        page.radio(key="type").set_value("Time").run()
+        capsys.readouterr()
+        assert main(["rank", "--user", user, "--catalogue", "test", "--quiet"]) == 0  # served from the cache
+        top = [line.split()[2] for line in capsys.readouterr().out.splitlines()[1:4]]
+        tracks = page.selectbox(key="track")
+        assert top and [tracks.format_func(track) for track in top] == tracks.options[: len(top)]
+        for track in top:
+            page.selectbox(key="track").set_value(track).run()
+            page.button[0].click().run()
+            assert not page.exception and not page.error, (page.exception, page.error)
+            assert any("N_s = 2048" in c.value and "from the cache" in c.value for c in page.caption)
+
+
+@pytest.mark.slow
 def test_a_worker_killed_in_the_middle_of_a_task_loses_nothing(
     ray_head, shipped_models, tmp_path, monkeypatch
 ):
