@@ -53,7 +53,7 @@ def run(catalogue_dir: Path, plans: list[Plan], workdir: Path) -> list[Visit]:
 
 def table(alone: list[Visit], crowd: list[Visit]) -> str:
     lines = [
-        "| visitors | visitor | " + " | ".join(STEPS) + " | errors | explanation |",
+        "| visitors | visitor | " + " | ".join(STEPS) + " | errors | explained |",
         "|---|---|" + "---|" * len(STEPS) + "---|---|",
     ]
     for label, visits in (("1", alone), (str(len(crowd)), crowd)):
