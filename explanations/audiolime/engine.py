@@ -16,12 +16,16 @@ facts about the FCN:
    frequency, and any perturbation's pooled features are combined from its columns' values.
 
 So the columns are grouped by the set of segments they touch; for each group, each *distinct*
-pattern of that group's components occurring among the perturbations is run through the network
-once, on a crop of the spectrogram just wide enough for the group's columns (aligned to the pooling
-grid, so every kept column equals the one of the whole-track computation). For a 30 s track in five
-segments this is an interior group per segment (at most 2^5 patterns each) and a small boundary
-group between neighbours; source-only and time-only explanations reduce to their few distinct
-perturbations. ``benchmarks/explain_bench.py`` checks the results against the naive pipeline.
+pattern of that group's components occurring among the perturbations gives the group's columns.
+They are computed block by block, reusing what does not depend on the whole pattern (fact 2 again,
+layer by layer): a unit of an early block sees only a few frames, so most units of a group near a
+segment boundary depend on one segment's components alone. Each block's columns are split into runs
+by the segments they depend on; a run is computed once per distinct pattern of *its* segments, from
+the runs of the block below, on a crop just wide enough for it. Only a band around each boundary,
+which widens with depth, is computed per pattern of both segments; the expensive blocks at full
+resolution run per segment pattern (at most 2^5 for five sources). Source-only and time-only
+explanations reduce to their few distinct perturbations. ``benchmarks/explain_bench.py`` checks the
+results against the naive pipeline.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ from explanations.audiolime.scoring import (
 from recsys.inference import place, sigmoid
 from recsys.model import FCN, N_POOLS
 
-#: Spectrogram frames run through the network at once (about four 30 s tracks).
+#: Spectrogram frames run through a block at once (about four 30 s tracks).
 FRAMES_PER_BATCH = 4 * 1876
+#: A boundary group's patterns computed together: each side's runs are computed once per such batch
+#: (all 2^10 patterns of two segments of five sources fit in one; the group is narrow).
+PATTERNS_PER_BATCH = 1024
 
 
 def frame_receptive_field(column: int, n_pools: int = N_POOLS) -> tuple[int, int]:
@@ -105,6 +112,53 @@ def column_groups(layout: ComponentLayout, n_frames: int, hop: int, n_fft: int) 
     return groups
 
 
+@dataclass(frozen=True)
+class Run:
+    """Columns ``[first, stop)`` of one block's output (block 0: the spectrogram's frames) that depend
+    on the components of ``segments`` only."""
+
+    segments: tuple[int, ...]
+    first: int
+    stop: int
+
+
+def layer_runs(
+    group: ColumnGroup, layout: ComponentLayout, n_frames: int, hop: int, n_fft: int
+) -> list[list[Run]]:
+    """For each depth 0 … N_POOLS, the runs of columns that ``group``'s last-map columns are made from.
+
+    Depth ``d`` holds the columns of the output of ``d`` blocks (depth 0: spectrogram frames) that
+    the next depth reads: output column ``j`` of a block reads its input columns ``2j − 1 … 2j + 2``.
+    """
+    sizes = [n_frames]
+    for _ in range(N_POOLS):
+        sizes.append(sizes[-1] // 2)
+    needed = {N_POOLS: (group.first, group.stop)}
+    for depth in range(N_POOLS, 0, -1):
+        first, stop = needed[depth]
+        needed[depth - 1] = (max(2 * first - 1, 0), min(2 * stop + 1, sizes[depth - 1]))
+    segment = layout.segment_samples
+
+    def segments_of(column: int, depth: int) -> tuple[int, ...]:
+        first, last = frame_receptive_field(column, depth)
+        first, last = max(first, 0), min(last, n_frames - 1)
+        lo = max(first * hop - n_fft // 2, 0)
+        hi = min(last * hop + n_fft // 2, layout.n_samples) - 1
+        return tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
+
+    layers = []
+    for depth in range(N_POOLS + 1):
+        runs: list[Run] = []
+        for column in range(*needed[depth]):
+            segments = segments_of(column, depth)
+            if runs and runs[-1].segments == segments:
+                runs[-1] = Run(segments, runs[-1].first, column + 1)
+            else:
+                runs.append(Run(segments, column, column + 1))
+        layers.append(runs)
+    return layers
+
+
 class FCNScorer:
     """Relevance ``[n]`` of perturbation masks ``[n, n_components]`` for an :class:`FCN`, exactly.
 
@@ -143,25 +197,69 @@ class FCNScorer:
         self.n_frames = self.spectra.shape[-1]
         self.groups = column_groups(layout, self.n_frames, self.hop, model.args.n_fft)
         self.n_columns = self.groups[-1].stop if self.groups else 0
+        self.runs = [layer_runs(g, layout, self.n_frames, self.hop, model.args.n_fft) for g in self.groups]
+        self.sizes = [self.n_frames]
+        for _ in range(N_POOLS):
+            self.sizes.append(self.sizes[-1] // 2)
         # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
         self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
 
-    def _column_features(self, group: ColumnGroup, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _column_features(
+        self, group: ColumnGroup, runs: list[list[Run]], patterns: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per-pattern sum and max over frequency of the group's columns: two ``[n_patterns, channels]``.
 
-        The sum is also taken over the group's columns, the max too.
+        The sum is also taken over the group's columns, the max too. ``patterns`` ``[n, n_group]``
+        switch the group's components; every run is computed once per distinct pattern of its segments.
         """
-        start, end = group.frames
-        spectra = self.spectra[group.components][..., start:end]  # [n_group, freq, crop]
-        keep = slice(group.first - start // 2**N_POOLS, group.stop - start // 2**N_POOLS)
-        weights = torch.from_numpy(patterns.astype(np.float32)).to(self.device)
-        mixed = torch.einsum("bc,cft->bft", weights.to(spectra.dtype), spectra)
-        spectrogram = self.model.input_from_power(mixed.abs().pow(2.0))
-        features = self.model.feature_map(spectrogram.contiguous(memory_format=torch.channels_last))[
-            ..., keep
-        ]
-        sums = features.sum(dim=(2, 3)).double().cpu().numpy()
-        maxima = features.amax(dim=(2, 3)).double().cpu().numpy()
+        n_sources = len(self.layout.sources)
+        first_segment = int(group.components[0]) // n_sources
+
+        def pattern_of(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """The run's distinct sub-patterns, a pattern row for each, and each row's sub-pattern."""
+            columns = [(s - first_segment) * n_sources + k for s in run.segments for k in range(n_sources)]
+            distinct, rows, inverse = np.unique(
+                patterns[:, columns], axis=0, return_index=True, return_inverse=True
+            )
+            return distinct, rows, inverse.ravel()
+
+        below = []  # per run of the depth below: (run, activations [distinct, C, F, columns], inverse)
+        for run in runs[0]:
+            distinct, _, inverse = pattern_of(run)
+            components = [s * n_sources + k for s in run.segments for k in range(n_sources)]
+            spectra = self.spectra[components][..., run.first : run.stop]
+            weights = torch.from_numpy(distinct.astype(np.float32)).to(self.device, spectra.dtype)
+            mixed = torch.einsum("bc,cft->bft", weights, spectra)
+            below.append((run, self.model.input_from_power(mixed.abs().pow(2.0)), inverse))
+        for depth in range(1, N_POOLS + 1):
+            above = []
+            for run in runs[depth]:
+                _, rows, inverse = pattern_of(run)
+                lo, hi = 2 * run.first - 1, 2 * run.stop + 1
+                pieces = []
+                for previous, activations, previous_inverse in below:
+                    start, stop = max(lo, previous.first), min(hi, previous.stop)
+                    if start < stop:
+                        overlap = activations[..., start - previous.first : stop - previous.first]
+                        pieces.append(overlap[torch.from_numpy(previous_inverse[rows]).to(self.device)])
+                left, right = max(0, -lo), max(0, hi - self.sizes[depth - 1])  # the input's zero padding
+                crop = torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
+                if left or right:
+                    crop = torch.nn.functional.pad(crop, (left, right))
+                batch = max(1, self.frames_per_batch // (crop.shape[-1] << (depth - 1)))
+                outputs = [
+                    self.model.block_on_crop(
+                        depth - 1, crop[i : i + batch].contiguous(memory_format=torch.channels_last)
+                    )
+                    for i in range(0, len(crop), batch)
+                ]
+                above.append((run, torch.cat(outputs), inverse))
+            below = above
+        channels = below[0][1].shape[1]
+        sums, maxima = np.zeros((len(patterns), channels)), np.full((len(patterns), channels), -np.inf)
+        for _, features, inverse in below:
+            sums += features.sum(dim=(2, 3)).double().cpu().numpy()[inverse]
+            np.maximum(maxima, features.amax(dim=(2, 3)).double().cpu().numpy()[inverse], out=maxima)
         return sums, maxima
 
     @torch.inference_mode()
@@ -179,12 +277,14 @@ class FCNScorer:
             plan.append((group, memo, patterns, inverse.ravel(), todo))
         work = sum(len(todo) * (g.frames[1] - g.frames[0]) for g, _, _, _, todo in plan)
         done = 0
-        for group, memo, patterns, inverse, todo in plan:
+        for (group, memo, patterns, inverse, todo), runs in zip(plan, self.runs, strict=True):
             crop = group.frames[1] - group.frames[0]
-            batch = max(1, self.frames_per_batch // crop)
+            # inside one segment every pattern is computed on its own: as many as fit in a batch of
+            # frames; across a boundary, patterns share the runs of each side
+            batch = PATTERNS_PER_BATCH if len(runs[0]) > 1 else max(1, self.frames_per_batch // crop)
             for lo in range(0, len(todo), batch):
                 chosen = patterns[todo[lo : lo + batch]]
-                sums, maxima = self._column_features(group, chosen)
+                sums, maxima = self._column_features(group, runs, chosen)
                 for row, s, m in zip(chosen, sums, maxima, strict=True):
                     memo[row.tobytes()] = (s, m)
                 done += len(chosen) * crop
