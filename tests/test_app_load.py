@@ -1,7 +1,8 @@
 """Five visitors at once (the short version of ``benchmarks/page_load_bench.py``): `streamlit run` over
 the tiny catalogue, five headless Chromium sessions walking through persona, catalogue and
-explanation at the same time, and a sixth that leaves while its explanation is computed. No visitor may see an error, two asking for the same explanation compute it
-once, and the caches hold only complete entries afterwards."""
+explanation at the same time, and a sixth that leaves while its explanation is computed. No visitor
+may see an error, two asking for the same explanation compute it once, and the caches hold only
+complete entries afterwards."""
 
 from __future__ import annotations
 
