@@ -21,7 +21,7 @@ from lemons.personas import PERSONA_NAMES
 from tests.test_app import APP, allow_folders, wav_bytes
 
 #: Steps of one walk; each is one change of a widget and a run of the page.
-STEPS = 25
+STEPS = 20
 
 
 def noise_wav(seconds: float, amplitude: float = 0.1) -> bytes:
@@ -108,14 +108,14 @@ def pick(
     """A change to make: mostly what the walk's catalogue offers (a folder, an upload) or computing an
     explanation, else any change at all."""
     by_name = dict(found)
-    for name, share in (("upload", 0.3), ("folder", 0.3), ("compute", 0.15)):
+    for name, share in (("upload", 0.3), ("folder", 0.3), ("compute", 0.25)):
         if name in by_name and rng.random() < share:
             return name, by_name[name]
     return rng.choice(found)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("start", ["test", "builtin", "folder", "upload"])
+@pytest.mark.parametrize("start", ["builtin", "folder", "upload"])
 def test_random_walks_over_the_widgets_never_show_a_traceback(
     shipped_models, tiny_catalogue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
 ) -> None:
@@ -144,6 +144,11 @@ def test_random_walks_over_the_widgets_never_show_a_traceback(
         at.run()
         assert not at.exception, (done, [e.value for e in at.exception])
     print(start, sorted(Counter(done).items()))
-    assert {"compute", "n_samples", "seed"} <= set(done)  # the walk reached an explanation's settings
     if start in ("folder", "upload"):
         assert start in done
+    # wherever the walk ended, an explanation can still be computed on the built-in catalogue
+    at.radio(key="catalogue").set_value("builtin").run()
+    at.sidebar.toggle[0].set_value(True).run()
+    at.sidebar.number_input[0].set_value(32).run()
+    at.button[0].click().run()
+    assert not at.exception and "fidelity:" in "\n".join(m.value for m in at.markdown)
