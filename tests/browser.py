@@ -1,10 +1,11 @@
 """The demo page served by ``streamlit run`` and visited in headless Chromium (Debian's, driven by
 Playwright through ``executable_path``: no browser is downloaded).
 
-Used by the browser tests and by ``benchmarks/page_load_bench.py``: :func:`served_page` starts the
-server, :func:`visit` walks one visitor through the page (persona, catalogue, explanation) and
-times each step, :func:`visitors` sends several at once, each in a browser context of its own (a
-session of its own on the server).
+Used by the browser tests and by the page benchmarks (``benchmarks/page_load_bench.py``,
+``benchmarks/app_bench.py``): :func:`served_page` starts the server, :class:`PageDriver` takes the
+steps of a walk through the page, :func:`visit` walks one visitor through it (persona, catalogue,
+explanation) and times each step, :func:`visitors` sends several at once, each in a browser context
+of its own (a session of its own on the server).
 """
 
 from __future__ import annotations
@@ -119,64 +120,98 @@ async def _idle(page) -> None:
     await running.wait_for(state="detached", timeout=STEP_TIMEOUT_S * 1000)
 
 
-async def visit(browser, url: str, plan: Plan) -> Visit:
-    """One visitor's walk through the page in a context of its own; times each step."""
-    from playwright.async_api import expect
+class PageDriver:
+    """One visitor's page (a browser context of its own, so a session of its own on the server) and
+    the steps of a walk through it; each step returns once the page has finished running."""
 
+    def __init__(self, page) -> None:
+        self.page = page
+        self.timeout = {"timeout": STEP_TIMEOUT_S * 1000}
+        page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+
+    @classmethod
+    async def open(cls, browser) -> PageDriver:
+        context = await browser.new_context(viewport={"width": 1280, "height": 3000})
+        return cls(await context.new_page())
+
+    async def close(self) -> None:
+        await self.page.context.close()
+
+    async def first_render(self, url: str) -> None:
+        """Open the page: the persona's profile and the recommendations' player are shown."""
+        from playwright.async_api import expect
+
+        await self.page.goto(url)
+        await expect(self.page.get_by_text("listening events")).to_be_visible(**self.timeout)
+        await expect(self.page.get_by_text("relevance for you")).to_be_visible(**self.timeout)
+
+    async def persona(self, name: str) -> None:
+        from playwright.async_api import expect
+
+        await self.page.get_by_label("persona").click()  # the selectbox's input
+        await self.page.get_by_role("option", name=f"{name.capitalize()} — ").click()
+        heading = self.page.get_by_role("heading", name=name.capitalize(), exact=True)
+        await expect(heading).to_be_visible(**self.timeout)
+        await _idle(self.page)
+
+    async def catalogue(self, description: str) -> None:
+        await self.page.get_by_text(description, exact=True).click()
+        await _idle(self.page)
+
+    async def n_samples(self, n_samples: int) -> None:
+        """Open the advanced settings and set N_s."""
+        if not await self.page.get_by_label("perturbations N_s").count():
+            await self.page.get_by_text("advanced").click()
+        field = self.page.get_by_label("perturbations N_s")
+        await field.fill(str(n_samples))
+        await field.press("Enter")
+        await _idle(self.page)
+
+    async def explain(self, kind: str, wait: bool = True) -> str:
+        """Choose the explanation type (its label), press **Compute Explanation** and return the
+        explanation's caption (N_s, seed, and whether it was computed or came from the cache)."""
+        from playwright.async_api import expect
+
+        await self.page.get_by_text(kind, exact=True).click()
+        await _idle(self.page)
+        await self.page.get_by_role("button", name="Compute Explanation").click()
+        if not wait:
+            await self.page.wait_for_timeout(500)  # the computation has started on the server
+            return ""
+        await _idle(self.page)
+        await expect(self.page.get_by_text("fidelity:")).to_be_visible(**self.timeout)
+        return await self.page.get_by_text("N_s = ").first.inner_text()
+
+    async def failures(self) -> list[str]:
+        """What the page shows of a failure: tracebacks and error messages."""
+        return [await failure.inner_text() for failure in await self.page.locator(FAILURES).all()]
+
+
+async def visit(browser, url: str, plan: Plan) -> Visit:
+    """One visitor's walk through the page (:class:`Plan`); times each step."""
     result = Visit(plan)
-    context = await browser.new_context(viewport={"width": 1280, "height": 3000})
-    page = await context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_S * 1000)
-    timeout = {"timeout": STEP_TIMEOUT_S * 1000}
+    driver = await PageDriver.open(browser)
 
     async def step(name: str, action) -> None:
         started = time.perf_counter()
-        await action()
+        await action
         result.seconds[name] = time.perf_counter() - started
 
-    async def first_render() -> None:
-        await page.goto(url)
-        await expect(page.get_by_text("listening events")).to_be_visible(**timeout)
-        await expect(page.get_by_text("relevance for you")).to_be_visible(**timeout)
-
-    async def persona() -> None:
-        await page.get_by_label("persona").click()  # the selectbox's input
-        await page.get_by_role("option", name=f"{plan.persona.capitalize()} — ").click()
-        await expect(page.get_by_role("heading", name=plan.persona.capitalize(), exact=True)).to_be_visible(
-            **timeout
-        )
-        await _idle(page)
-
-    async def catalogue() -> None:
-        await page.get_by_text(plan.catalogue, exact=True).click()
-        await _idle(page)
-
     async def explanation() -> None:
-        await page.get_by_text("advanced").click()
-        n_samples = page.get_by_label("perturbations N_s")
-        await n_samples.fill(str(plan.n_samples))
-        await n_samples.press("Enter")
-        await _idle(page)
-        await page.get_by_text(plan.explanation, exact=True).click()
-        await _idle(page)
-        await page.get_by_role("button", name="Compute Explanation").click()
-        if plan.leave_early:
-            await page.wait_for_timeout(500)  # the computation has started on the server
-            return
-        await expect(page.get_by_text("fidelity:")).to_be_visible(**timeout)
-        result.caption = await page.get_by_text(f"N_s = {plan.n_samples}").first.inner_text()
+        await driver.n_samples(plan.n_samples)
+        result.caption = await driver.explain(plan.explanation, wait=not plan.leave_early)
 
     try:
-        await step("first render", first_render)
-        await step("persona", persona)
-        await step("catalogue", catalogue)
-        await step("explanation", explanation)
+        await step("first render", driver.first_render(url))
+        await step("persona", driver.persona(plan.persona))
+        await step("catalogue", driver.catalogue(plan.catalogue))
+        await step("explanation", explanation())
         if not plan.leave_early:
-            result.failures = [await f.inner_text() for f in await page.locator(FAILURES).all()]
+            result.failures = await driver.failures()
     except Exception as exc:  # a step that never finished is a failure of the visit, not of the driver
         result.failures.append(f"{type(exc).__name__}: {exc}")
     finally:
-        await context.close()
+        await driver.close()
     return result
 
 
