@@ -65,6 +65,47 @@ def frame_receptive_field(column: int, n_pools: int = N_POOLS) -> tuple[int, int
 
 
 @dataclass(frozen=True)
+class Run:
+    """Columns ``[first, stop)`` of one depth's map (depth 0: the spectrogram's frames; depth ``d``:
+    the output of ``d`` blocks) that depend on the components of ``segments`` only."""
+
+    segments: tuple[int, ...]
+    first: int
+    stop: int
+
+
+def map_widths(n_frames: int) -> list[int]:
+    """Columns of each depth's map, 0 … N_POOLS (every pooling rounds down)."""
+    widths = [n_frames]
+    for _ in range(N_POOLS):
+        widths.append(widths[-1] // 2)
+    return widths
+
+
+def column_runs(
+    columns: range, depth: int, layout: ComponentLayout, n_frames: int, hop: int, n_fft: int
+) -> list[Run]:
+    """``columns`` of depth ``depth`` grouped into runs by the time segments their receptive field touches.
+
+    Frame ``t`` of the centred STFT reads samples ``[t·hop − n_fft/2, t·hop + n_fft/2)`` (reflected at
+    the track's ends, which stay inside the first and last segment).
+    """
+    segment = layout.segment_samples
+    runs: list[Run] = []
+    for column in columns:
+        first, last = frame_receptive_field(column, depth)
+        first, last = max(first, 0), min(last, n_frames - 1)
+        lo = max(first * hop - n_fft // 2, 0)
+        hi = min(last * hop + n_fft // 2, layout.n_samples) - 1
+        segments = tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
+        if runs and runs[-1].segments == segments:
+            runs[-1] = Run(segments, runs[-1].first, column + 1)
+        else:
+            runs.append(Run(segments, column, column + 1))
+    return runs
+
+
+@dataclass(frozen=True)
 class ColumnGroup:
     """Last-map columns ``[first, stop)`` that depend on the components ``components`` only.
 
@@ -78,48 +119,16 @@ class ColumnGroup:
 
 
 def column_groups(layout: ComponentLayout, n_frames: int, hop: int, n_fft: int) -> list[ColumnGroup]:
-    """Group the last map's columns by the set of time segments their receptive field touches.
-
-    Frame ``t`` of the centred STFT reads samples ``[t·hop − n_fft/2, t·hop + n_fft/2)`` (reflected at
-    the track's ends, which stay inside the first and last segment).
-    """
+    """Group the last map's columns by the set of time segments their receptive field touches."""
     align = 2**N_POOLS
-    n_columns = n_frames // align
-    segment = layout.segment_samples
     n_sources = len(layout.sources)
-    n_samples = layout.n_samples
-
-    def segments_of(column: int) -> tuple[int, ...]:
-        first, last = frame_receptive_field(column)
-        first, last = max(first, 0), min(last, n_frames - 1)
-        lo = max(first * hop - n_fft // 2, 0)
-        hi = min(last * hop + n_fft // 2, n_samples) - 1
-        return tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
-
-    runs: list[tuple[tuple[int, ...], int, int]] = []
-    for column in range(n_columns):
-        key = segments_of(column)
-        if runs and runs[-1][0] == key:
-            runs[-1] = (key, runs[-1][1], column + 1)
-        else:
-            runs.append((key, column, column + 1))
     groups = []
-    for segments, first, stop in runs:
-        start = max(frame_receptive_field(first)[0] // align * align, 0)
-        end = min(frame_receptive_field(stop - 1)[1] + 1, n_frames)
-        components = np.array([s * n_sources + k for s in segments for k in range(n_sources)])
-        groups.append(ColumnGroup(first, stop, components, (start, end)))
+    for run in column_runs(range(n_frames // align), N_POOLS, layout, n_frames, hop, n_fft):
+        start = max(frame_receptive_field(run.first)[0] // align * align, 0)
+        end = min(frame_receptive_field(run.stop - 1)[1] + 1, n_frames)
+        components = np.array([s * n_sources + k for s in run.segments for k in range(n_sources)])
+        groups.append(ColumnGroup(run.first, run.stop, components, (start, end)))
     return groups
-
-
-@dataclass(frozen=True)
-class Run:
-    """Columns ``[first, stop)`` of one block's output (block 0: the spectrogram's frames) that depend
-    on the components of ``segments`` only."""
-
-    segments: tuple[int, ...]
-    first: int
-    stop: int
 
 
 def layer_runs(
@@ -127,36 +136,17 @@ def layer_runs(
 ) -> list[list[Run]]:
     """For each depth 0 … N_POOLS, the runs of columns that ``group``'s last-map columns are made from.
 
-    Depth ``d`` holds the columns of the output of ``d`` blocks (depth 0: spectrogram frames) that
-    the next depth reads: output column ``j`` of a block reads its input columns ``2j − 1 … 2j + 2``.
+    Output column ``j`` of a block reads its input columns ``2j − 1 … 2j + 2``.
     """
-    sizes = [n_frames]
-    for _ in range(N_POOLS):
-        sizes.append(sizes[-1] // 2)
+    widths = map_widths(n_frames)
     needed = {N_POOLS: (group.first, group.stop)}
     for depth in range(N_POOLS, 0, -1):
         first, stop = needed[depth]
-        needed[depth - 1] = (max(2 * first - 1, 0), min(2 * stop + 1, sizes[depth - 1]))
-    segment = layout.segment_samples
-
-    def segments_of(column: int, depth: int) -> tuple[int, ...]:
-        first, last = frame_receptive_field(column, depth)
-        first, last = max(first, 0), min(last, n_frames - 1)
-        lo = max(first * hop - n_fft // 2, 0)
-        hi = min(last * hop + n_fft // 2, layout.n_samples) - 1
-        return tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
-
-    layers = []
-    for depth in range(N_POOLS + 1):
-        runs: list[Run] = []
-        for column in range(*needed[depth]):
-            segments = segments_of(column, depth)
-            if runs and runs[-1].segments == segments:
-                runs[-1] = Run(segments, runs[-1].first, column + 1)
-            else:
-                runs.append(Run(segments, column, column + 1))
-        layers.append(runs)
-    return layers
+        needed[depth - 1] = (max(2 * first - 1, 0), min(2 * stop + 1, widths[depth - 1]))
+    return [
+        column_runs(range(*needed[depth]), depth, layout, n_frames, hop, n_fft)
+        for depth in range(N_POOLS + 1)
+    ]
 
 
 class FCNScorer:
@@ -165,7 +155,7 @@ class FCNScorer:
     ``scorer(masks)`` equals scoring ``factorization.compose(masks)`` with the model (up to float
     rounding), computed as described in the module docstring. The model is used through its own
     interface for this: :meth:`FCN.complex_stft`, :meth:`FCN.input_from_power`,
-    :meth:`FCN.feature_map` and :meth:`FCN.dense_parameters`.
+    :meth:`FCN.block_on_crop` and :meth:`FCN.dense_parameters`.
     """
 
     def __init__(
@@ -198,9 +188,7 @@ class FCNScorer:
         self.groups = column_groups(layout, self.n_frames, self.hop, model.args.n_fft)
         self.n_columns = self.groups[-1].stop if self.groups else 0
         self.runs = [layer_runs(g, layout, self.n_frames, self.hop, model.args.n_fft) for g in self.groups]
-        self.sizes = [self.n_frames]
-        for _ in range(N_POOLS):
-            self.sizes.append(self.sizes[-1] // 2)
+        self.widths = map_widths(self.n_frames)
         # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
         self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
 
@@ -242,7 +230,7 @@ class FCNScorer:
                     if start < stop:
                         overlap = activations[..., start - previous.first : stop - previous.first]
                         pieces.append(overlap[torch.from_numpy(previous_inverse[rows]).to(self.device)])
-                left, right = max(0, -lo), max(0, hi - self.sizes[depth - 1])  # the input's zero padding
+                left, right = max(0, -lo), max(0, hi - self.widths[depth - 1])  # the input's zero padding
                 crop = torch.cat(pieces, dim=-1) if len(pieces) > 1 else pieces[0]
                 if left or right:
                     crop = torch.nn.functional.pad(crop, (left, right))
