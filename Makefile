@@ -8,7 +8,7 @@ CATALOGUE_TRACKS ?= 1100
 # The shipped models and their report come from `make models`: the shared FCN (models/shared.pt),
 # then each persona's FCN fine-tuned from it (init=shared). The paper's recipe from scratch:
 # `make models INIT=scratch TRAIN_ARGS='n_steps=400 val_every=5 patience=0'`.
-# `python recsys/crossval.py with user_name=all init=shared` cross-validates.
+# Then each persona's recipe is cross-validated (five folds of its whole history) for the report.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
 TRAIN_ARGS ?= n_steps=400 val_every=1 patience=0
@@ -19,7 +19,7 @@ PORT ?= 8501
 help:
 	@echo "make demo   - system packages, virtual environment, Spleeter weights, built-in catalogue, demo"
 	@echo "make test   - install the dev requirements and run the whole test suite"
-	@echo "make models - retrain the shared model and the persona models, and write their evaluation report"
+	@echo "make models - retrain the shared model and the persona models, cross-validate them, write their report"
 
 system-deps:
 	scripts/install-system-deps.sh
@@ -56,6 +56,7 @@ models: venv
 	for user in $(PERSONAS); do \
 		$(BIN)/python recsys/experiment.py with user_name=$$user init=$(INIT) publish=True $(TRAIN_ARGS) || exit 1; \
 	done
+	$(BIN)/python recsys/crossval.py with user_name=all progress=False
 	$(BIN)/python recsys/eval.py with user_name=all recommendations=True
 
 lint: venv-dev
