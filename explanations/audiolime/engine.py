@@ -201,11 +201,13 @@ class FCNScorer:
         switch the group's components; every run is computed once per distinct pattern of its segments.
         """
         n_sources = len(self.layout.sources)
-        first_segment = int(group.components[0]) // n_sources
+
+        def components_of(run: Run) -> list[int]:
+            return [s * n_sources + k for s in run.segments for k in range(n_sources)]
 
         def pattern_of(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """The run's distinct sub-patterns, a pattern row for each, and each row's sub-pattern."""
-            columns = [(s - first_segment) * n_sources + k for s in run.segments for k in range(n_sources)]
+            columns = [c - int(group.components[0]) for c in components_of(run)]  # within the group's
             distinct, rows, inverse = np.unique(
                 patterns[:, columns], axis=0, return_index=True, return_inverse=True
             )
@@ -214,8 +216,7 @@ class FCNScorer:
         below = []  # per run of the depth below: (run, activations [distinct, C, F, columns], inverse)
         for run in runs[0]:
             distinct, _, inverse = pattern_of(run)
-            components = [s * n_sources + k for s in run.segments for k in range(n_sources)]
-            spectra = self.spectra[components][..., run.first : run.stop]
+            spectra = self.spectra[components_of(run)][..., run.first : run.stop]
             weights = torch.from_numpy(distinct.astype(np.float32)).to(self.device, spectra.dtype)
             mixed = torch.einsum("bc,cft->bft", weights, spectra)
             below.append((run, self.model.input_from_power(mixed.abs().pow(2.0)), inverse))
