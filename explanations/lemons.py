@@ -34,7 +34,6 @@ first_load = HEAVY_MODULE not in sys.modules
 if first_load:
     loading.info("⏳ Loading the recommender and the explainer (the first visit takes a few seconds)…")
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from explanations.audiolime.factorization import EXPLANATION_TYPES
@@ -44,7 +43,7 @@ from explanations.audiolime.questions import QUESTIONS, lowers, raises
 from explanations.audiolime.separation import SEPARATORS, available_separators
 from explanations.page import illustrations, ui
 from explanations.page.access import allowed_folders, check_tracks_inside, confined_folder, no_folder_allowed
-from explanations.page.figures import draw_source_rows, draw_weight_grid
+from explanations.page.figures import page_figure_png
 from explanations.page.outputs import outputs_zip
 from explanations.page.uploads import UploadLimits, new_session_folder, remove_session, store_upload
 from lemons.allocator import keep_freed_memory
@@ -101,6 +100,13 @@ def picture(kind: str) -> bytes:
 def avatar(name: str) -> bytes:
     """PNG of a persona's avatar."""
     return avatar_png(get_persona(name), 160)
+
+
+@st.cache_data(max_entries=96, show_spinner=False)
+def explanation_png(request: str, name: str, _result: TrackExplanation) -> bytes:
+    """A figure of the explanation asked for by ``request`` (its ``repr``), drawn once per process:
+    asked again, by this visitor or another, it is not drawn again."""
+    return page_figure_png(_result, name)
 
 
 @st.cache_data(show_spinner=False)
@@ -306,8 +312,20 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
     return catalogue, track_id
 
 
+@st.fragment
 def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
-    """The explanation type, the separator, and the explanation once **Compute Explanation** is pressed."""
+    """The explanation type, the separator, and the explanation once **Compute Explanation** is pressed.
+
+    A fragment: its own widgets rerun this section alone, not the persona and the rankings above it.
+    """
+    try:
+        explanation_controls(user, catalogue, track_id, n_samples, seed)
+    except LemonsError as exc:  # a rerun of the fragment alone is not inside main()'s handler
+        st.error(str(exc))
+
+
+def explanation_controls(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+    """The section's widgets, and the explanation asked for."""
     st.header("4 · Why was it recommended?")
     types = {kind.label: kind for kind in EXPLANATION_TYPES}
     kind = types[st.radio("explain by", list(types), horizontal=True, key="type")]
@@ -342,7 +360,7 @@ def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_sample
     if stored is None or stored[0] != request:
         st.caption("press **Compute Explanation** to hear why this track is recommended")
         return
-    show_explanation(stored[1], user, catalogue, track_id)
+    show_explanation(stored[1], user, catalogue, track_id, repr(request))
 
 
 def compute(
@@ -389,10 +407,12 @@ def show_against(result: TrackExplanation) -> None:
         show_highlight(against, title)
 
 
-def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, track_id: str) -> None:
+def show_explanation(
+    result: TrackExplanation, user: str, catalogue: Catalogue, track_id: str, request: str
+) -> None:
     """The question answered, the fidelity, the Top Highlight and Top-3 with players and figures (or,
     where no component works for the explained label, the ones that work against it), the weights,
-    the download."""
+    the download (its ZIP made when it is clicked). ``request``: what was asked, the key of the figures."""
     explanation, factorization = result.explanation, result.factorization
     took = "from the cache" if result.cached else f"computed in {explanation.timings.get('total_s', 0):.0f} s"
     st.caption(
@@ -413,20 +433,16 @@ def show_explanation(result: TrackExplanation, user: str, catalogue: Catalogue, 
             show_against(result)
             break
         show_highlight(chosen, title)
-        rows = draw_source_rows(result, k)
-        st.pyplot(rows)
-        plt.close(rows)
+        st.image(explanation_png(request, f"top-{k}", result), width="stretch")
     st.subheader("All the weights")
     label = explanation.label
     st.caption(f"red {raises(label)}s the relevance, blue {lowers(label)}s it")
-    grid = draw_weight_grid(result)
-    st.pyplot(grid)
-    plt.close(grid)
+    st.image(explanation_png(request, "weights", result), width="stretch")
     track = catalogue[track_id]
     context = {"user": user, "title": track.title, "artist": track.artist, "catalogue": catalogue.name}
     st.download_button(
         "download the explanation (WAVs, JSON report, figure)",
-        data=outputs_zip(result, 3, context),
+        data=lambda: outputs_zip(result, 3, context),
         file_name=f"lemons-{user}-{track_id}-{explanation.kind.replace('+', '-')}.zip",
         mime="application/zip",
     )

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from lemons.cache import cache_folder, keep_within_limit, touch
 from lemons.io import atomic_path
 from recsys.model import FCN
+from recsys.onnx_prefix import onnx_blocks
 
 FEATURE_DTYPE = np.float32  # the blocks that follow give the same logits as the whole model
 #: Model arguments the frozen prefix does not depend on: the shared model and the users' models
@@ -62,16 +63,25 @@ def freeze_prefix(model: FCN, depth: int) -> None:
             parameter.requires_grad_(False)
 
 
+#: How the prefix is computed: ``onnx`` (ONNX Runtime, :mod:`recsys.onnx_prefix`; the fastest on a CPU),
+#: ``torch`` (the model's own modules), ``auto`` (ONNX Runtime for a model on the CPU, else torch).
+RUNTIMES = ("auto", "onnx", "torch")
+
+
 class FeatureStore:
     """Block-``depth`` feature maps ``[channels, mels, time]`` (float32) of whole waveforms.
 
-    Cached by the prefix's weights and the audio content, when ``cache_dir`` is given.
+    Cached by the prefix's weights and the audio content, when ``cache_dir`` is given. ``runtime``
+    (:data:`RUNTIMES`) says what computes them; every runtime gives the same maps to float rounding.
     """
 
-    def __init__(self, model: FCN, depth: int, cache_dir: Path | None = None) -> None:
+    def __init__(self, model: FCN, depth: int, cache_dir: Path | None = None, runtime: str = "auto") -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
         self.model = model
         self.depth = depth
         self.key = prefix_hash(model, depth)
+        self.runtime = runtime
         self.cache_dir = cache_dir
         self.folder = cache_folder(cache_dir, "features") / self.key[:16] if cache_dir is not None else None
 
@@ -85,7 +95,10 @@ class FeatureStore:
             module.eval()
         device = next(self.model.parameters()).device
         batch = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32)).to(device)
-        return self.model.block_features(self.model.spectrogram(batch), self.depth).float().cpu().numpy()
+        model_input = self.model.spectrogram(batch)
+        if self.runtime == "onnx" or (self.runtime == "auto" and device.type == "cpu"):
+            return onnx_blocks(self.model, self.depth, self.key)(model_input)
+        return self.model.block_features(model_input, self.depth).float().cpu().numpy()
 
     def features(
         self, waveforms: Sequence[np.ndarray], progress: bool = False, desc: str = "features"

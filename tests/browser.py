@@ -107,27 +107,59 @@ class Visit:
     caption: str = ""
 
 
-async def _idle(page) -> None:
-    """Wait until the run of the page's script that a change started has finished: Streamlit's
-    "Running..." icon appears (unless the run was over first) and is gone again."""
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-
-    running = page.get_by_test_id("stStatusWidgetRunningIcon")
-    try:
-        await running.wait_for(state="attached", timeout=2000)
-    except PlaywrightTimeout:
-        pass  # a run of less than the icon's delay
-    await running.wait_for(state="detached", timeout=STEP_TIMEOUT_S * 1000)
+#: An action that has not started a run of the page's script after this long (seconds) started none.
+NO_RUN_S = 2.0
+#: The two frames after a script run's last message: the browser has drawn what the run sent.
+DRAWN = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 class PageDriver:
     """One visitor's page (a browser context of its own, so a session of its own on the server) and
-    the steps of a walk through it; each step returns once the page has finished running."""
+    the steps of a walk through it; each step returns once the page has finished running.
+
+    A step ends when the server says so: the driver reads the page's websocket and counts the
+    ``script_finished`` messages of the runs (whole page or fragment) that were not cut short by a
+    newer one, then waits for the browser to draw what they sent.
+    """
 
     def __init__(self, page) -> None:
         self.page = page
         self.timeout = {"timeout": STEP_TIMEOUT_S * 1000}
+        self.started = 0  # script runs the server started for this page
+        self.runs = 0  # and finished
         page.set_default_timeout(STEP_TIMEOUT_S * 1000)
+        page.on("websocket", lambda socket: socket.on("framereceived", self._on_message))
+
+    def _on_message(self, payload: str | bytes) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, str):
+            return
+        try:
+            message = ForwardMsg.FromString(payload)
+        except Exception:  # not a message of the page's protocol, so not the end of a run
+            return
+        kind = message.WhichOneof("type")
+        if kind == "session_status_changed" and message.session_status_changed.script_is_running:
+            self.started += 1
+        elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            self.runs += 1
+
+    async def _run(self, action) -> None:
+        """Take ``action`` (a change of a widget), then wait until the run it started has finished
+        and the browser has drawn it. An action that starts no run within :data:`NO_RUN_S` (a
+        widget set to the value it had) is done."""
+        started, finished = self.started, self.runs
+        await action
+        now = time.perf_counter()
+        while self.runs == finished:
+            waited = time.perf_counter() - now
+            if waited > STEP_TIMEOUT_S or (self.started == started and waited > NO_RUN_S):
+                if self.started == started:
+                    break
+                raise TimeoutError(f"the page did not finish running within {STEP_TIMEOUT_S} s")
+            await asyncio.sleep(0.01)
+        await self.page.evaluate(DRAWN)
 
     @classmethod
     async def open(cls, browser) -> PageDriver:
@@ -141,7 +173,7 @@ class PageDriver:
         """Open the page: the persona's profile and the recommendations' player are shown."""
         from playwright.async_api import expect
 
-        await self.page.goto(url)
+        await self._run(self.page.goto(url))
         await expect(self.page.get_by_text("listening events")).to_be_visible(**self.timeout)
         await expect(self.page.get_by_text("relevance for you")).to_be_visible(**self.timeout)
 
@@ -149,36 +181,36 @@ class PageDriver:
         from playwright.async_api import expect
 
         await self.page.get_by_label("persona").click()  # the selectbox's input
-        await self.page.get_by_role("option", name=f"{name.capitalize()} — ").click()
+        await self._run(self.page.get_by_role("option", name=f"{name.capitalize()} — ").click())
         heading = self.page.get_by_role("heading", name=name.capitalize(), exact=True)
         await expect(heading).to_be_visible(**self.timeout)
-        await _idle(self.page)
 
     async def catalogue(self, description: str) -> None:
-        await self.page.get_by_text(description, exact=True).click()
-        await _idle(self.page)
+        if not await self.page.get_by_role("radio", name=description, exact=True).is_checked():
+            await self._run(self.page.get_by_text(description, exact=True).click())
 
     async def n_samples(self, n_samples: int) -> None:
         """Open the advanced settings and set N_s."""
         if not await self.page.get_by_label("perturbations N_s").count():
-            await self.page.get_by_text("advanced").click()
+            await self._run(self.page.get_by_text("advanced").click())
         field = self.page.get_by_label("perturbations N_s")
-        await field.fill(str(n_samples))
-        await field.press("Enter")
-        await _idle(self.page)
+        if await field.input_value() != str(n_samples):
+            await field.fill(str(n_samples))
+            await self._run(field.press("Enter"))
 
     async def explain(self, kind: str, wait: bool = True) -> str:
         """Choose the explanation type (its label), press **Compute Explanation** and return the
         explanation's caption (N_s, seed, and whether it was computed or came from the cache)."""
         from playwright.async_api import expect
 
-        await self.page.get_by_text(kind, exact=True).click()
-        await _idle(self.page)
-        await self.page.get_by_role("button", name="Compute Explanation").click()
+        if not await self.page.get_by_role("radio", name=kind, exact=True).is_checked():
+            await self._run(self.page.get_by_text(kind, exact=True).click())
+        press = self.page.get_by_role("button", name="Compute Explanation").click()
         if not wait:
+            await press
             await self.page.wait_for_timeout(500)  # the computation has started on the server
             return ""
-        await _idle(self.page)
+        await self._run(press)
         await expect(self.page.get_by_text("fidelity:")).to_be_visible(**self.timeout)
         return await self.page.get_by_text("N_s = ").first.inner_text()
 

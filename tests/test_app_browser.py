@@ -6,7 +6,9 @@ Chromium comes from Debian (``make test`` installs it); Playwright drives it thr
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -81,5 +83,11 @@ def test_walk_through_in_a_browser(served_app: str) -> None:
         for index in range(page.locator("iframe").count()):
             expect(page.frame_locator("iframe").nth(index).locator("audio")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "app-explanation.png"), full_page=True)
+        # the download is made when it is clicked: lemons explain's files, in one ZIP
+        with page.expect_download() as download:
+            page.get_by_role("button", name="download the explanation").click()
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert {"explanation.json", "explanation.png", "top_highlight.wav"} <= set(archive.namelist())
+            assert json.loads(archive.read("explanation.json"))["type"] == "source"
         browser.close()
     assert not external, f"the page asked for outside resources: {external[:5]}"

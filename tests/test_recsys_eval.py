@@ -127,6 +127,32 @@ def test_ranking_scores_every_track_once_and_caches_the_scores(published: Path, 
     assert rank_tracks(recommender, catalogue, cache_dir=cache_dir, progress=False).tracks == first.tracks
 
 
+def test_warming_serves_the_pages_first_rankings_from_the_cache(
+    shipped_models: Path, monkeypatch, capsys
+) -> None:
+    from recsys.candidates import candidates
+
+    assert lemons_main(["setup", "warm", "--users", "marko", "nina", "--quiet"]) == 0
+    assert "caches warmed for marko, nina" in capsys.readouterr().out
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("the warmed rankings must come from the cache")
+
+    monkeypatch.setattr(ranking, "track_logits", no_scoring)
+    for user in ("marko", "nina"):
+        recommender = load_checkpoint(find_model(user))
+        for name in ("test", "builtin"):  # the page's first view, then the whole catalogue
+            found = candidates(name, recommender, user)
+            for include_history in (False, True):
+                ranked = rank_tracks(recommender, found.catalogue, found.track_ids, progress=False,
+                                     cache_dir=get_settings().cache_dir, history=found.history,
+                                     include_history=include_history)  # fmt: skip
+                assert ranked.tracks and not ranked.skipped
+    monkeypatch.undo()
+    with pytest.raises(SystemExit):
+        lemons_main(["setup", "warm", "--users", "nobody"])
+
+
 def test_ranking_a_folder_skips_unusable_files_with_the_reason(published: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()

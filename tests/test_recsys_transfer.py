@@ -251,6 +251,29 @@ def test_stored_features_give_the_models_own_scores(recsys_catalogue) -> None:
     assert feature_width(16000, model, 3) == store.compute(np.zeros((1, 16000), np.float32)).shape[-1]
 
 
+def test_onnx_runtime_computes_the_shipped_prefix_as_pytorch_does(shipped_models: Path) -> None:
+    from recsys.checkpoint import find_model
+    from recsys.features import FeatureStore
+    from recsys.onnx_prefix import onnx_blocks
+
+    recommender = load_checkpoint(find_model("elizabeth"))
+    model, depth = recommender.model, recommender.frozen_blocks
+    catalogue = load_dataset("builtin").catalogue
+    waveforms = [catalogue.load_audio(t) for t in catalogue.ids[:4]]
+    waveforms[1] = waveforms[1][: len(waveforms[1]) // 3]  # another length: the time axis is dynamic
+    by_onnx = FeatureStore(model, depth, runtime="onnx")
+    by_torch = FeatureStore(model, depth, runtime="torch")
+    onnx_maps, torch_maps = by_onnx.features(waveforms), by_torch.features(waveforms)
+    for a, b in zip(onnx_maps, torch_maps, strict=True):
+        assert a.shape == b.shape and a.dtype == np.float32
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, float(np.abs(b).max()))
+    whole = score_waveforms(model, waveforms)
+    assert np.abs(by_onnx.score(onnx_maps) - whole).max() <= 1e-5  # the logits the page ranks by
+    assert onnx_blocks(model, depth, by_onnx.key) is onnx_blocks(model, depth, by_onnx.key)  # made once
+    with pytest.raises(ValueError, match="runtime"):
+        FeatureStore(model, depth, runtime="tensorrt")
+
+
 def test_a_probe_head_scores_tracks_as_the_fitted_logistic_regression_does() -> None:
     from sklearn.linear_model import LogisticRegression
 

@@ -4,6 +4,7 @@ say which question was answered."""
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -126,6 +127,26 @@ def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
     rows[0].suptitle("\n".join(title))
     weight_grid_axes(rows[1].subplots(), result)
     return figure
+
+
+#: The page's figures of an explanation, by name: the per-source rows of the Top Highlight and of the
+#: Top-3, and the weight grid.
+PAGE_FIGURES = {
+    "top-1": lambda result: draw_source_rows(result, 1),
+    "top-3": lambda result: draw_source_rows(result, 3),
+    "weights": draw_weight_grid,
+}
+
+
+def page_figure_png(result: TrackExplanation, name: str, dpi: int = 200) -> bytes:
+    """One of :data:`PAGE_FIGURES` as PNG bytes, trimmed to what is drawn (as ``st.pyplot`` shows it)."""
+    figure = PAGE_FIGURES[name](result)
+    try:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
 
 
 def explanation_figure(result: TrackExplanation, k: int, path: Path | str) -> Path:
