@@ -54,7 +54,7 @@ def config():
     shared_model = ""  # the shared FCN for init=shared ('' = <models_dir>/shared.pt)
     model_load_path = ""  # start from this user checkpoint instead (overrides init)
     batch_size = 20
-    n_epochs = 1000  # upper bound; early stopping usually ends training sooner
+    n_epochs = 1000  # upper bound; early stopping usually ends training sooner; 0: the probe alone
     n_steps = 0  # if > 0: train about this many batches whatever the data size (sets n_epochs)
     patience = 30  # stop after this many epochs without a better validation AUC/AP (0 = never)
     lr = 3e-4 if init == "shared" else 1e-3  # fine-tuning steps are smaller than the paper's

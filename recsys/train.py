@@ -43,7 +43,7 @@ class TrainConfig:
 
     input_length: int = 16_000  # training crop, samples at 16 kHz (1 s)
     batch_size: int = 20
-    n_epochs: int = 1000
+    n_epochs: int = 1000  # 0 with head_init=probe: the probe alone, no fine-tuning step
     n_steps: int = (
         0  # if > 0, train for about this many batches instead: n_epochs = ⌈n_steps / batches per epoch⌉
     )
@@ -61,8 +61,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+            if value == 0 and name == "n_epochs":
+                if self.head_init != "probe" or self.n_steps:
+                    raise ConfigError("n_epochs=0 (the probe alone) needs head_init=probe and n_steps=0")
+            elif value == 0:
+                raise ConfigError(f"{name} must be a positive whole number, got 0")
         if not isinstance(self.n_steps, int) or self.n_steps < 0:
             raise ConfigError(f"n_steps must be a whole number ≥ 0, got {self.n_steps!r}")
         if not isinstance(self.freeze_blocks, int) or not 0 <= self.freeze_blocks <= 4:
@@ -354,7 +359,7 @@ def train_model(
             on_epoch(result)
         if config.patience and stale_epochs >= config.patience and result.val_auc is not None:
             break
-    assert best is not None  # n_epochs >= 1
+    assert best is not None  # n_epochs >= 1, or the probe was validated
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(

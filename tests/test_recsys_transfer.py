@@ -321,6 +321,17 @@ def test_fine_tuning_starts_from_the_probe_of_the_shared_embedding(recsys_catalo
         train_user(tmp_path / "x", init="shared", freeze_blocks=0)
 
 
+def test_zero_epochs_publish_the_probe_alone(recsys_catalogue, tmp_path) -> None:
+    pretrain_shared()
+    run = train_user(tmp_path / "o", init="shared", n_epochs=0)
+    history = json.loads((tmp_path / "o" / "training.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [0] and run.result["best_epoch"] == 0
+    with pytest.raises(ConfigError, match="the probe alone"):
+        train_user(tmp_path / "x", init="scratch", n_epochs=0)
+    with pytest.raises(ConfigError, match="the probe alone"):
+        train_user(tmp_path / "y", init="shared", n_epochs=0, n_steps=10)
+
+
 def test_computing_prefix_features_leaves_the_trainable_blocks_in_training_mode() -> None:
     from recsys.features import FeatureStore
 
