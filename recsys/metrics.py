@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lemons.errors import EvaluationError
 
@@ -41,6 +40,8 @@ def ranking_metrics(labels: np.ndarray, scores: np.ndarray, what: str = "split")
     labels = check_labels(labels, what)
     if not np.isfinite(scores).all():
         raise EvaluationError(f"{what}: the model returned non-finite scores")
+    from sklearn.metrics import average_precision_score, roc_auc_score  # on first use: a slow import
+
     return {"auc": float(roc_auc_score(labels, scores)), "ap": float(average_precision_score(labels, scores))}
 
 
@@ -52,6 +53,8 @@ def bootstrap_intervals(
     Positives and negatives are resampled separately (a stratified bootstrap), so every resample holds
     both classes in the split's proportions. ``labels`` and ``scores`` are ``[n]``.
     """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     labels = check_labels(labels, "the bootstrapped split")
     scores = np.asarray(scores, dtype=np.float64).ravel()
     pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)

@@ -15,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from lime.lime_base import LimeBase
-from sklearn.linear_model import Ridge
-from sklearn.metrics import pairwise_distances
 
 from explanations.audiolime.designs import DEFAULT_SAMPLES, Sampler, check_n_samples, sample_perturbations
 from explanations.audiolime.factorization import ComponentLayout
@@ -56,6 +53,10 @@ def fit_surrogate(
     ``masks`` ``[n, n_components]`` and ``relevance`` ``[n]``; ``label`` 1 explains the relevance
     ``p``, 0 explains ``1 − p``; all features are kept.
     """
+    from lime.lime_base import LimeBase  # imported on first use: lime and sklearn take a second to load
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import pairwise_distances
+
     n_components = masks.shape[1]
     data = masks.astype(np.float64)
     distances = pairwise_distances(data, data[:1], metric="cosine").ravel()
