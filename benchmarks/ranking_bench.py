@@ -118,15 +118,19 @@ def part_ranking(recommender, catalogue, ids: list[str], repeats: int) -> None:
     waveforms = [catalogue.load_audio(t) for t in ids]
     whole = score_waveforms(recommender.model, waveforms)
 
+    def chunk_by_chunk(store: FeatureStore) -> np.ndarray:
+        """Logits of ``ids`` as ``rank_tracks`` scores them: chunk by chunk, each chunk's audio read."""
+        logits = []
+        for start in range(0, len(ids), RANK_CHUNK):
+            chunk = [catalogue.load_audio(t) for t in ids[start : start + RANK_CHUNK]]
+            logits.extend(track_logits(recommender, chunk, store=store))
+        return np.array(logits)
+
     def cold(runtime: str) -> Callable[[], np.ndarray]:
         def run() -> np.ndarray:
             with tempfile.TemporaryDirectory() as cache:
-                store = FeatureStore(recommender.model, recommender.frozen_blocks, Path(cache), runtime)
-                logits = []
-                for start in range(0, len(ids), RANK_CHUNK):
-                    chunk = [catalogue.load_audio(t) for t in ids[start : start + RANK_CHUNK]]
-                    logits.extend(track_logits(recommender, chunk, store=store))
-                return np.array(logits)
+                depth = recommender.frozen_blocks
+                return chunk_by_chunk(FeatureStore(recommender.model, depth, Path(cache), runtime))
 
         return run
 
@@ -134,24 +138,18 @@ def part_ranking(recommender, catalogue, ids: list[str], repeats: int) -> None:
         with tempfile.TemporaryDirectory() as cache:
             ranking = rank_tracks(recommender, catalogue, ids, cache_dir=Path(cache), progress=False,
                                   feature_cache_max_tracks=0)  # fmt: skip
-            return np.array([r.logit for r in sorted(ranking.tracks, key=lambda r: ids.index(r.track_id))])
+            logit_of = {r.track_id: r.logit for r in ranking.tracks}
+            return np.array([logit_of[t] for t in ids])
 
     with tempfile.TemporaryDirectory() as features:
         warm_store = FeatureStore(recommender.model, recommender.frozen_blocks, Path(features))
         warm_store.features(waveforms)
 
-        def warm() -> np.ndarray:
-            chunk_logits = []
-            for start in range(0, len(ids), RANK_CHUNK):
-                chunk = [catalogue.load_audio(t) for t in ids[start : start + RANK_CHUNK]]
-                chunk_logits.extend(track_logits(recommender, chunk, store=warm_store))
-            return np.array(chunk_logits)
-
         rows = {
             "whole model per track (before the feature cache)": before,
             "frozen blocks cached, computed by PyTorch": cold("torch"),
             "frozen blocks cached, computed by ONNX Runtime (now)": cold("auto"),
-            "frozen blocks already cached (after make demo)": warm,
+            "frozen blocks already cached (after make demo)": lambda: chunk_by_chunk(warm_store),
         }
         print(f"\n| ranking {len(ids)} tracks, empty score cache | s / track | speed-up | max abs Δ logit |")
         print("|---|---|---|---|")

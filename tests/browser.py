@@ -154,9 +154,9 @@ class PageDriver:
         now = time.perf_counter()
         while self.runs == finished:
             waited = time.perf_counter() - now
-            if waited > STEP_TIMEOUT_S or (self.started == started and waited > NO_RUN_S):
-                if self.started == started:
-                    break
+            if self.started == started and waited > NO_RUN_S:
+                break  # the action started no run
+            if waited > STEP_TIMEOUT_S:
                 raise TimeoutError(f"the page did not finish running within {STEP_TIMEOUT_S} s")
             await asyncio.sleep(0.01)
         await self.page.evaluate(DRAWN)

@@ -138,23 +138,24 @@ PAGE_FIGURES = {
 }
 
 
-def page_figure_png(result: TrackExplanation, name: str, dpi: int = 200) -> bytes:
-    """One of :data:`PAGE_FIGURES` as PNG bytes, trimmed to what is drawn (as ``st.pyplot`` shows it)."""
-    figure = PAGE_FIGURES[name](result)
+def png_bytes(figure: Figure, **savefig: object) -> bytes:
+    """``figure`` as PNG bytes (``savefig``: Matplotlib's options), then closed."""
     try:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        figure.savefig(buffer, format="png", **savefig)
         return buffer.getvalue()
     finally:
         plt.close(figure)
 
 
+def page_figure_png(result: TrackExplanation, name: str, dpi: int = 200) -> bytes:
+    """One of :data:`PAGE_FIGURES` as PNG bytes, trimmed to what is drawn (as ``st.pyplot`` shows it)."""
+    return png_bytes(PAGE_FIGURES[name](result), dpi=dpi, bbox_inches="tight")
+
+
 def explanation_figure(result: TrackExplanation, k: int, path: Path | str) -> Path:
     """Draw :func:`draw_explanation` into a PNG at ``path`` (written atomically)."""
-    figure = draw_explanation(result, k)
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            figure.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(figure)
+    image = png_bytes(draw_explanation(result, k), dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        Path(tmp).write_bytes(image)
     return Path(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from explanations.audiolime.separation import SPLEETER_MODELS
 from lemons.cli.options import Commands, add_device, add_quiet, command_device
 from lemons.config import get_settings
-from lemons.personas import DEMO_PERSONAS, PERSONAS
+from lemons.personas import DEMO_PERSONAS, PERSONA_NAMES
 from lemons.weights import install_weights
 
 
@@ -37,9 +37,9 @@ def cmd_setup_warm(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     device = command_device(args)
     cache_dir = get_settings().cache_dir
+    recommenders = {user: load_checkpoint(find_model(user), device) for user in args.users}
     for catalogue in WARMED_CATALOGUES:
-        for user in args.users:
-            recommender = load_checkpoint(find_model(user), device)
+        for user, recommender in recommenders.items():
             found = candidates(catalogue, recommender, user)
             n_tracks = len(found.track_ids) if found.track_ids is not None else len(found.catalogue)
             if not args.quiet:
@@ -73,7 +73,7 @@ def add_commands(commands: Commands) -> None:
         "the whole built-in catalogue), so that its first clicks are instant",
     )
     sub.add_argument(
-        "--users", nargs="+", default=list(DEMO_PERSONAS), choices=[p.name for p in PERSONAS], metavar="USER",
+        "--users", nargs="+", default=list(DEMO_PERSONAS), choices=PERSONA_NAMES, metavar="USER",
         help=f"personas to warm the caches for (default: the demo personas, {', '.join(DEMO_PERSONAS)})",
     )  # fmt: skip
     add_device(sub)
