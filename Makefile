@@ -9,8 +9,10 @@ CATALOGUE_TRACKS ?= 1100
 # then each persona's FCN fine-tuned from it (init=shared). The paper's recipe from scratch:
 # `make models INIT=scratch TRAIN_ARGS='n_steps=400 val_every=5 patience=0'`.
 # Then each persona's recipe is cross-validated (five folds of its whole history) for the report.
+# `make models PRETRAIN=no` keeps models/shared.pt and retrains the personas only.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
+PRETRAIN ?= yes
 TRAIN_ARGS ?= n_steps=400 val_every=1 patience=0
 PORT ?= 8501
 
@@ -56,7 +58,7 @@ app:
 		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 models: venv
-	if [ "$(INIT)" = shared ]; then $(BIN)/python recsys/pretrain.py with publish=True progress=False || exit 1; fi
+	if [ "$(INIT)" = shared ] && [ "$(PRETRAIN)" = yes ]; then $(BIN)/python recsys/pretrain.py with publish=True progress=False || exit 1; fi
 	for user in $(PERSONAS); do \
 		$(BIN)/python recsys/experiment.py with user_name=$$user init=$(INIT) publish=True $(TRAIN_ARGS) || exit 1; \
 	done

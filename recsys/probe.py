@@ -7,6 +7,12 @@ already holds. A *probe* finds it first: a logistic regression on the pooled emb
 scored), on standardised features, both classes weighing the same. Its weights, mapped back to the
 unstandardised embedding, become the output layer's, so the model before any fine-tuning step
 already ranks tracks as the probe does (linear probing, then fine-tuning).
+
+A probe fitted on tracks alone has never heard silence, and silence is the all-off input every
+explanation starts from: for a taste the embedding holds weakly, silence can land on the liked side
+of the probe's direction and outscore the very tracks it recommends. Silent and near-silent inputs
+(:func:`recsys.train.silent_crops`) are therefore negatives of the fit too, weighing together
+:data:`SILENT_WEIGHT` of what the unplayed tracks weigh.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from recsys.model import FCN
 
 #: Inverse L2 strength of the probe's logistic regression (on standardised features).
 PROBE_C = 0.1
+#: Weight of all silent negatives together, as a share of the unplayed tracks' weight.
+SILENT_WEIGHT = 0.25
 
 
 @torch.inference_mode()
@@ -43,19 +51,42 @@ def pooled_embeddings(model: FCN, features: Sequence[np.ndarray], depth: int) ->
 
 
 def probe_output_layer(
-    model: FCN, embeddings: np.ndarray, labels: np.ndarray, c: float = PROBE_C
+    model: FCN,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    c: float = PROBE_C,
+    silent: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Fit the probe on ``embeddings`` ``[n, 2 × last channels]`` and ``labels`` ``[n]`` (0/1) and write
-    it into ``model``'s output layer; returns what was fitted."""
+    it into ``model``'s output layer; returns what was fitted.
+
+    ``silent`` ``[m, 2 × last channels]``: embeddings of silent or near-silent inputs, fitted as
+    negatives weighing :data:`SILENT_WEIGHT` of the unplayed tracks in all. The features are
+    standardised on the tracks alone.
+    """
     from sklearn.linear_model import LogisticRegression
 
     mean, std = embeddings.mean(axis=0), embeddings.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    fit = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-    fit.fit((embeddings - mean) / std, labels)
+    n_positives = int(labels.sum())
+    n_negatives = labels.size - n_positives
+    weights = np.where(labels == 1, labels.size / (2 * n_positives), labels.size / (2 * n_negatives))
+    inputs, targets = embeddings, labels
+    if silent is not None and len(silent):
+        inputs, targets = np.vstack((embeddings, silent)), np.concatenate((labels, np.zeros(len(silent))))
+        each = SILENT_WEIGHT * labels.size / 2 / len(silent)  # the unplayed tracks weigh labels.size / 2
+        weights = np.concatenate((weights, np.full(len(silent), each)))
+    fit = LogisticRegression(C=c, max_iter=5000)
+    fit.fit((inputs - mean) / std, targets, sample_weight=weights)
     weight = fit.coef_[0] / std
     bias = float(fit.intercept_[0] - weight @ mean)
     with torch.no_grad():
         model.dense.weight.copy_(torch.from_numpy(weight[None]).to(model.dense.weight))
         model.dense.bias.fill_(bias)
-    return {"c": c, "train_tracks": int(labels.size), "train_positives": int(labels.sum())}
+    return {
+        "c": c,
+        "train_tracks": int(labels.size),
+        "train_positives": n_positives,
+        "silent_negatives": 0 if silent is None else len(silent),
+        "silent_weight": SILENT_WEIGHT,
+    }

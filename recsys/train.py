@@ -26,6 +26,8 @@ from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
 from recsys.probe import pooled_embeddings, probe_output_layer
 
+#: Silent and near-silent inputs the probe is fitted on as negatives (see :mod:`recsys.probe`).
+PROBE_SILENT_INPUTS = 8
 SELECTION_RULE = "max validation AUC, then max validation average precision, then min validation loss"
 #: Arithmetic of the forward passes in training and validation; weights and optimiser stay float32.
 PRECISIONS = ("fp32", "bf16")
@@ -214,6 +216,22 @@ class FrozenPrefixInputs(WaveformInputs):
         return self.store.score(self.val_features, model)
 
 
+def silent_embeddings(
+    inputs: FrozenPrefixInputs, train: LabelledAudio, config: TrainConfig
+) -> np.ndarray | None:
+    """``[PROBE_SILENT_INPUTS, 2 × last channels]``: pooled embeddings of silent and near-silent inputs
+    (:func:`silent_crops`) as long as the median training track, the probe's silent negatives.
+
+    ``None`` with ``config.silent_per_batch=0`` (no silent negatives at all).
+    """
+    if not config.silent_per_batch:
+        return None
+    length = int(np.median([len(w) for w in train.waveforms]))
+    rng = np.random.default_rng(stable_seed("probe-silence", config.seed))
+    features = inputs.store.compute(silent_crops(PROBE_SILENT_INPUTS, length, rng))
+    return pooled_embeddings(inputs.store.model, list(features), inputs.depth)
+
+
 def check_splits(train: LabelledAudio, val: LabelledAudio, config: TrainConfig) -> None:
     """Refuse splits the model cannot be trained and selected on.
 
@@ -298,7 +316,7 @@ def train_model(
     if config.head_init == "probe":
         assert isinstance(inputs, FrozenPrefixInputs)  # TrainConfig requires freeze_blocks for a probe
         embeddings = pooled_embeddings(model, inputs.train_features, inputs.depth)
-        probe_output_layer(model, embeddings, train.labels)
+        probe_output_layer(model, embeddings, train.labels, silent=silent_embeddings(inputs, train, config))
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.wd)
     loss_fn = nn.BCEWithLogitsLoss()

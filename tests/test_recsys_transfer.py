@@ -297,6 +297,32 @@ def test_a_probe_head_scores_tracks_as_the_fitted_logistic_regression_does() -> 
     assert np.allclose(logits, fit.decision_function(standardised), atol=1e-4)
 
 
+def test_the_probes_silent_negatives_put_silence_below_the_played_tracks() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from recsys.probe import probe_output_layer
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 0, 0, 1] * 20)
+    embeddings = rng.normal(size=(80, 128))
+    embeddings[:, 0] += 2.0 * labels  # the taste the probe finds
+    silence = np.zeros((4, 128))
+    silence[:, 0] = 8.0  # beyond the played tracks on the taste's direction ...
+    silence[:, 1] = -6.0  # ... and apart from every track on another
+
+    def logits(with_silence: bool) -> tuple[np.ndarray, float]:
+        model = FCN(ModelArgs())
+        probe_output_layer(model, embeddings, labels, silent=silence if with_silence else None)
+        weight, bias = (t.double().numpy() for t in model.dense_parameters())
+        return embeddings @ weight[0] + bias[0], float(silence[0] @ weight[0] + bias[0])
+
+    tracks, silent = logits(with_silence=False)
+    assert silent > np.median(tracks[labels == 1])  # never heard silence: ranks it among the liked
+    tracks, silent = logits(with_silence=True)
+    assert silent < tracks[labels == 1].min()
+    assert roc_auc_score(labels, tracks) > 0.85  # and still ranks the tracks by the taste
+
+
 def test_fine_tuning_starts_from_the_probe_of_the_shared_embedding(recsys_catalogue, tmp_path) -> None:
     from sklearn.metrics import roc_auc_score
 
