@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 CATALOGUE_TRACKS ?= 1100
 
 # The shipped models and their report come from `make models`: the shared FCN (models/shared.pt),
-# then each persona's FCN fine-tuned from it (init=shared). The paper's recipe from scratch:
+# then each persona's FCN on it (init=shared): a linear probe of its embedding, without fine-tuning
+# steps (n_epochs=0). Fine-tuned for 400 steps after the probe:
+# `make models TRAIN_ARGS='n_steps=400 val_every=1 patience=0'`. The paper's recipe from scratch:
 # `make models INIT=scratch TRAIN_ARGS='n_steps=400 val_every=5 patience=0'`.
 # Then each persona's recipe is cross-validated (five folds of its whole history) for the report.
 # `make models PRETRAIN=no` keeps models/shared.pt and retrains the personas only.
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
 PRETRAIN ?= yes
-TRAIN_ARGS ?= n_steps=400 val_every=1 patience=0
+TRAIN_ARGS ?= n_epochs=0
 PORT ?= 8501
 
 .PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue warm models lint help
