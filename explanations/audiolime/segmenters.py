@@ -81,7 +81,8 @@ SegmentFn = Callable[[np.ndarray, int, int], Segmentation]
 
 @dataclass(frozen=True)
 class Segmenter:
-    """A way of cutting a track into time segments; ``label`` and ``description`` are what the page shows."""
+    """A way of cutting a track into time segments; ``label`` and ``description`` (a phrase) are what the
+    page and the command line show."""
 
     name: str
     label: str
@@ -205,22 +206,22 @@ SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
 SEGMENTERS.register(
     Segmenter(
         "equal", "Equal",
-        "Five equal parts of the track, as in LEMONS.",
+        "five equal parts of the track, as in LEMONS",
         equal_segments,
     )
 )  # fmt: skip
 SEGMENTERS.register(
     Segmenter(
         "beats", "Bars",
-        "Five parts whose boundaries fall on bar lines (or beats) found in the audio.",
+        "five parts whose boundaries fall on bar lines (or beats) found in the audio",
         beat_segments,
     )
 )  # fmt: skip
 SEGMENTERS.register(
     Segmenter(
         "sections", "Sections",
-        "Up to five sections of the song (such as intro, verse, chorus) found in the audio; sections "
-        "that sound alike share a letter.",
+        "up to five sections of the song (such as intro, verse, chorus) found in the audio; sections "
+        "that sound alike share a letter",
         section_segments,
     )
 )  # fmt: skip

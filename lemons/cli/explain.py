@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from explanations.audiolime.factorization import EXPLANATION_TYPES
-from explanations.audiolime.segmenters import DEFAULT_SEGMENTER, SEGMENTERS
 from lemons.catalogue.registry import CATALOGUES, catalogue_names
 from lemons.cli.options import (
     Commands,
@@ -14,6 +13,7 @@ from lemons.cli.options import (
     add_perturbation_arguments,
     add_question_argument,
     add_recommender_arguments,
+    add_segment_arguments,
     add_separator_argument,
     command_device,
     load_recommender,
@@ -86,14 +86,7 @@ def add_commands(commands: Commands) -> None:
     add_separator_argument(sub)
     add_question_argument(sub)
     add_perturbation_arguments(sub)
-    sub.add_argument("--segments", type=int, default=5, help="time segments (5; at most 5 sections)")
-    sub.add_argument(
-        "--segmenter",
-        default=DEFAULT_SEGMENTER,
-        choices=SEGMENTERS.names(),
-        help="where the time segments lie: equal (equal parts, as in LEMONS; default), beats (boundaries "
-        "on bar lines or beats found in the audio), sections (the song's sections: intro, verse, chorus…)",
-    )
+    add_segment_arguments(sub)
     sub.add_argument("--k", type=int, default=3, help="components in the Top-k (3)")
     sub.add_argument("--out", required=True, help="folder for the WAVs, explanation.json and explanation.png")
     sub.set_defaults(func=cmd_explain)
