@@ -40,6 +40,7 @@ from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.listen import Highlight, empty_highlight_note, highlight
 from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_track
 from explanations.audiolime.questions import QUESTIONS, lowers, raises
+from explanations.audiolime.segmenters import DEFAULT_SEGMENTER, SEGMENTERS
 from explanations.audiolime.separation import SEPARATORS, available_separators
 from explanations.page import illustrations, ui
 from explanations.page.access import allowed_folders, check_tracks_inside, confined_folder, no_folder_allowed
@@ -118,8 +119,8 @@ def stale_message(user: str) -> str | None:
 # ----------------------------------------------------------------------------- page sections
 
 
-def sidebar() -> tuple[bool, int, int]:
-    """How it works, and the advanced settings: (show planted personas, N_s, seed)."""
+def sidebar() -> tuple[bool, int, int, str]:
+    """How it works, and the advanced settings: (show planted personas, N_s, seed, segmenter)."""
     with st.sidebar:
         st.header("How does it work?")
         st.markdown(
@@ -138,12 +139,21 @@ def sidebar() -> tuple[bool, int, int]:
             st.markdown(f"**{kind.label}.** {kind.description}")
             st.image(picture(kind.name))
         st.divider()
-        advanced = st.toggle("advanced", value=False, help="planted-taste personas and sampling settings")
-        n_samples, seed = 2048, 0
+        advanced = st.toggle(
+            "advanced", value=False, help="planted-taste personas, sampling settings and time segments"
+        )
+        n_samples, seed, segmenter = 2048, 0, DEFAULT_SEGMENTER
         if advanced:
             n_samples = int(st.number_input("perturbations N_s", 16, 16384, 2048, step=256))
             seed = int(st.number_input("seed", 0, 2**31 - 1, 0))
-    return advanced, n_samples, seed
+            segmenter = st.selectbox(
+                "time segments",
+                SEGMENTERS.names(),
+                format_func=lambda name: SEGMENTERS[name].label,
+                help=" ".join(f"{s.label}: {s.description}." for s in SEGMENTERS),
+                key="segmenter",
+            )
+    return advanced, n_samples, seed, segmenter
 
 
 def persona_section(show_planted: bool) -> str:
@@ -313,18 +323,22 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
 
 
 @st.fragment
-def explanation_section(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+def explanation_section(
+    user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int, segmenter: str
+) -> None:
     """The explanation type, the separator, and the explanation once **Compute Explanation** is pressed.
 
     A fragment: its own widgets rerun this section alone, not the persona and the rankings above it.
     """
     try:
-        explanation_controls(user, catalogue, track_id, n_samples, seed)
+        explanation_controls(user, catalogue, track_id, n_samples, seed, segmenter)
     except LemonsError as exc:  # a rerun of the fragment alone is not inside main()'s handler
         st.error(str(exc))
 
 
-def explanation_controls(user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int) -> None:
+def explanation_controls(
+    user: str, catalogue: Catalogue, track_id: str, n_samples: int, seed: int, segmenter: str
+) -> None:
     """The section's widgets, and the explanation asked for."""
     st.header("4 · Why was it recommended?")
     types = {kind.label: kind for kind in EXPLANATION_TYPES}
@@ -352,7 +366,8 @@ def explanation_controls(user: str, catalogue: Catalogue, track_id: str, n_sampl
         key="question",
         help="; ".join(f"{q.title} {q.description}" for q in QUESTIONS),
     )
-    settings = ExplainSettings(kind.name, n_samples, seed, question=question)
+    segmenter = segmenter if kind.has_segments else DEFAULT_SEGMENTER
+    settings = ExplainSettings(kind.name, n_samples, seed, question=question, segmenter=segmenter)
     request = (user, catalogue.name, track_id, str(catalogue[track_id].path), settings, separator)
     if st.button("Compute Explanation", type="primary"):
         st.session_state["explanation"] = (request, compute(user, catalogue, track_id, settings, separator))
@@ -415,8 +430,10 @@ def show_explanation(
     the download (its ZIP made when it is clicked). ``request``: what was asked, the key of the figures."""
     explanation, factorization = result.explanation, result.factorization
     took = "from the cache" if result.cached else f"computed in {explanation.timings.get('total_s', 0):.0f} s"
+    segments = factorization.segmentation
+    cut = f", {segments.segmenter} segments" if EXPLANATION_TYPES[explanation.kind].has_segments else ""
     st.caption(
-        f"{explanation.kind} explanation, separator {explanation.separator or 'none'}, "
+        f"{explanation.kind} explanation{cut}, separator {explanation.separator or 'none'}, "
         f"N_s = {explanation.n_samples}, seed {explanation.seed} — {took}"
     )
     st.markdown(
@@ -456,11 +473,11 @@ def heading(track: Track) -> str:
 def main() -> None:
     """The page, top to bottom (the title and the loading notice are drawn before the imports)."""
     keep_freed_memory()
-    show_planted, n_samples, seed = sidebar()
+    show_planted, n_samples, seed, segmenter = sidebar()
     try:
         user = persona_section(show_planted)
         catalogue, track_id = recommendations_section(user)
-        explanation_section(user, catalogue, track_id, n_samples, seed)
+        explanation_section(user, catalogue, track_id, n_samples, seed, segmenter)
     except LemonsError as exc:
         st.error(str(exc))
     finally:

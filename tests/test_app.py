@@ -254,6 +254,20 @@ def test_compute_explanation_only_when_pressed_then_from_the_cache(app: AppTest,
 
 
 @pytest.mark.slow
+def test_time_segments_can_follow_the_songs_sections(app: AppTest) -> None:
+    app.sidebar.toggle[0].set_value(True).run()
+    app.sidebar.number_input[0].set_value(32).run()
+    segmenter = app.sidebar.selectbox(key="segmenter")
+    assert list(segmenter.options) == ["Equal", "Bars", "Sections"] and segmenter.value == "equal"
+    segmenter.set_value("sections").run()
+    app.radio(key="type").set_value("Time").run()
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    assert any("time explanation, sections segments" in c.value for c in app.caption)
+    assert "section A" in texts(app)  # components are named by their span and section
+
+
+@pytest.mark.slow
 def test_the_question_is_chosen_and_said(app: AppTest) -> None:
     question = app.radio(key="question")
     assert question.value == "relevant" and list(question.options) == [

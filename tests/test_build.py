@@ -153,3 +153,59 @@ def test_report_prints_size_genres_and_separability(tiny_catalogue_dir: Path, ca
     line = next(x for x in out.splitlines() if x.startswith("genre separability:"))
     accuracy = float(line.split()[2])
     assert 0 <= accuracy <= 100 and "2-fold logistic regression" in line and "chance 9.1 %" in line
+
+
+def test_every_song_records_its_true_grid_and_sections(tiny_catalogue_dir: Path) -> None:
+    from lemons.synth.song import plan_song
+    from lemons.synth.styles import GENRE_BY_NAME
+
+    catalogue = BuiltinCatalogue(tiny_catalogue_dir)
+    assert catalogue.has_structure
+    with_intro = 0
+    for spec in plan_catalogue(22, 7):
+        structure = catalogue.structure(spec.id)
+        plan, _ = plan_song(GENRE_BY_NAME[spec.genre], np.random.default_rng(spec.seed), 6.0)
+        bar = 4 * 60 / plan.bpm
+        np.testing.assert_allclose(structure.bars(6.0), np.arange(0, 6.0, bar), atol=1e-3)
+        sections = structure.sections(60.0)
+        assert [label for _, _, label in sections] == (["intro"] if plan.intro_bars else []) + [
+            "verse",
+            "chorus",
+        ]
+        verse = next(start for start, _, label in sections if label == "verse")
+        assert verse == pytest.approx(plan.intro_bars * bar, abs=1e-3)
+        if 0 < verse < 5.0:  # the vocal line enters with the verse: the vocals are silent before it
+            with_intro += 1
+            vocals = catalogue.load_stems(spec.id)["vocals"]
+            cut = int(verse * 16_000)
+            assert np.abs(vocals[: cut - 800]).max() < 0.01 < np.abs(vocals[cut : cut + 32_000]).max()
+    assert with_intro >= 3
+
+
+def test_a_version_1_catalogue_loads_without_structure_and_a_build_adds_it(catalogue_copy: Path) -> None:
+    from lemons.catalogue.structure import STRUCTURE_COLUMNS
+
+    truth = {t: BuiltinCatalogue(catalogue_copy).structure(t) for t in BuiltinCatalogue(catalogue_copy).ids}
+    for marker in (catalogue_copy / "audio").glob("*/track.json"):  # as a version-1 build wrote them
+        row = json.loads(marker.read_text())
+        marker.write_text(json.dumps({k: v for k, v in row.items() if k not in STRUCTURE_COLUMNS}))
+    with open(catalogue_copy / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(catalogue_copy / "metadata.csv", "w", newline="") as handle:
+        columns = [c for c in rows[0] if c not in STRUCTURE_COLUMNS]
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    for name in ("build.json", "manifest.json"):
+        data = json.loads((catalogue_copy / name).read_text())
+        (catalogue_copy / name).write_text(json.dumps(data | {"version": 1}))
+    old = BuiltinCatalogue(catalogue_copy)
+    assert not old.has_structure and old.structure("LM00001") is None
+    audio = (catalogue_copy / "audio" / "LM00004" / "mix.flac").stat().st_mtime_ns
+
+    report = build_catalogue(catalogue_copy, n_tracks=22, seed=7, duration=6.0, workers=1, progress=False)
+    assert report.n_built == 0  # nothing rendered again
+    upgraded = BuiltinCatalogue(catalogue_copy)
+    assert {t: upgraded.structure(t) for t in upgraded.ids} == truth
+    assert (catalogue_copy / "audio" / "LM00004" / "mix.flac").stat().st_mtime_ns == audio
+    assert validate_catalogue(catalogue_copy, progress=False).ok

@@ -63,6 +63,20 @@ def test_engine_equals_scoring_every_composed_waveform(kind, model, long_separat
     assert np.ptp(naive) > 1e-3  # the masks change the relevance: the comparison means something
 
 
+@pytest.mark.parametrize("segmenter", ["beats", "sections"])
+def test_engine_stays_exact_on_unequal_segments(segmenter, model, long_separation) -> None:
+    audio = long_separation.stems.sum(axis=0)
+    factorization = factorize("time+source", audio, long_separation, segmenter=segmenter)
+    assert len(set(np.diff(factorization.boundaries))) > 1  # the segments are not equal
+    masks = sample_perturbations(factorization.n_components, 40, seed=5)
+    fast = FCNScorer(model, factorization)(masks)
+    naive = WaveformScorer(factorization, recommender_relevance(model), batch_size=5, deduplicate=False)(
+        masks
+    )
+    np.testing.assert_allclose(fast, naive, atol=1e-5, rtol=0)
+    assert np.ptp(naive) > 1e-3
+
+
 def test_engine_on_short_segments_spanning_several_receptive_fields(model, tiny_catalogue_dir) -> None:
     catalogue = BuiltinCatalogue(tiny_catalogue_dir)
     track_id = catalogue.ids[9]

@@ -35,7 +35,7 @@ def test_time_source_order_is_segment_major_with_sources_fastest() -> None:
     factorization = time_source_factorization(separation)
     assert factorization.names[:6] == ("vocals0", "piano0", "drums0", "bass0", "other0", "vocals1")
     assert factorization.names[-1] == "other4" and factorization.n_components == 25
-    segment = factorization.segment_samples
+    segment = factorization.boundaries[1]  # equal segments
     index = 3 * len(STEMS) + STEMS.index("drums")  # drums in segment 3
     assert factorization.names[index] == "drums3"
     span = slice(3 * segment, 4 * segment)
@@ -62,7 +62,7 @@ def test_by_source_sums_the_chosen_components_per_source() -> None:
     factorization = time_source_factorization(separation)
     rows = factorization.by_source([2, 7, 0])  # drums0, drums1, vocals0
     assert set(rows) == {"drums", "vocals"}
-    segment = factorization.segment_samples
+    segment = factorization.boundaries[1]  # equal segments
     np.testing.assert_array_equal(rows["drums"][: 2 * segment], separation.stems[2, : 2 * segment])
     assert not np.any(rows["drums"][2 * segment :])
 

@@ -170,7 +170,10 @@ def test_explain_command_writes_listenable_files_a_report_and_a_figure(
     assert report["question"] == "relevant" and report["explained_label"] == "relevant"
     assert report["answers"] in printed
     n_segments = 1 if kind == "source" else 5  # a source explanation covers the whole track
-    assert report["parameters"] == {"n_samples": 48, "seed": 1, "n_segments": n_segments, "k": 3}
+    assert report["parameters"] == {
+        "n_samples": 48, "seed": 1, "n_segments": n_segments, "segmenter": "equal", "k": 3
+    }  # fmt: skip
+    assert len(report["segments"]) == n_segments and report["segments"][0]["start_s"] == 0.0
     assert report["separator"] == (None if kind == "time" else "reference")
     n_components = {"time": 5, "source": 5, "time+source": 25}[kind]
     assert len(report["components"]) == n_components
@@ -183,6 +186,29 @@ def test_explain_command_writes_listenable_files_a_report_and_a_figure(
     # the same request again is answered from the cache
     assert lemons_main(args) == 0
     assert "(from the cache)" in capsys.readouterr().out
+
+
+def test_explain_command_cuts_a_folder_track_at_bars_and_sections(model_path, tmp_path, capsys) -> None:
+    from tests.test_explanations_segmenters import click_track
+
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(str(music / "click.wav"), click_track(20.0, 120, 0.25), 16_000)  # bars of 2 s from 0.25 s
+    args = ["explain", "--user", "listener", "--model", str(model_path), "--catalogue", "folder",
+            "--path", str(music), "--track", "click-wav", "--type", "time", "--n-samples", "48",
+            "--quiet"]  # fmt: skip
+    for segmenter in ("beats", "sections"):
+        out = tmp_path / segmenter
+        assert lemons_main([*args, "--segmenter", segmenter, "--out", str(out)]) == 0
+        assert f"segments ({segmenter}): 0.0–" in capsys.readouterr().out
+        report = json.loads((out / "explanation.json").read_text())
+        assert report["parameters"]["segmenter"] == segmenter
+        ends = [segment["end_s"] for segment in report["segments"]]
+        assert ends[-1] == 20.0  # the whole track is explained
+        if segmenter == "beats":  # every inner boundary on a bar line
+            assert all(min(abs(end - 0.25 - 2 * np.arange(10))) < 0.05 for end in ends[:-1])
+        else:
+            assert all("label" in segment for segment in report["segments"])
 
 
 def test_explain_command_reports_errors_without_a_traceback(

@@ -90,14 +90,15 @@ def column_runs(
     Frame ``t`` of the centred STFT reads samples ``[t·hop − n_fft/2, t·hop + n_fft/2)`` (reflected at
     the track's ends, which stay inside the first and last segment).
     """
-    segment = layout.segment_samples
+    boundaries = np.asarray(layout.boundaries)
     runs: list[Run] = []
     for column in columns:
         first, last = frame_receptive_field(column, depth)
         first, last = max(first, 0), min(last, n_frames - 1)
         lo = max(first * hop - n_fft // 2, 0)
         hi = min(last * hop + n_fft // 2, layout.n_samples) - 1
-        segments = tuple(range(lo // segment, min(hi // segment, layout.n_segments - 1) + 1))
+        low, high = np.clip(np.searchsorted(boundaries, (lo, hi), side="right") - 1, 0, layout.n_segments - 1)
+        segments = tuple(range(int(low), int(high) + 1))
         if runs and runs[-1].segments == segments:
             runs[-1] = Run(segments, runs[-1].first, column + 1)
         else:

@@ -79,6 +79,17 @@ def empty_highlight_note(explanation: Explanation, against: Highlight) -> str:
     )
 
 
+def segments_report(factorization: Factorization) -> list[dict]:
+    """Where each time segment begins and ends (s), with its section label where the segmenter gives one."""
+    segmentation = factorization.segmentation
+    rows = []
+    for index in range(segmentation.n_segments):
+        start, end = segmentation.span_seconds(index)
+        label = {"label": segmentation.labels[index]} if segmentation.labels else {}
+        rows.append({"start_s": round(start, 3), "end_s": round(end, 3), **label})
+    return rows
+
+
 def report(result: TrackExplanation, k: int, context: dict | None = None) -> dict:
     """The JSON report: the question answered, weights per component, fidelity, the chosen components
     (and, under ``against_<k>``, the ``k`` that work against the explained label most), parameters,
@@ -98,8 +109,10 @@ def report(result: TrackExplanation, k: int, context: dict | None = None) -> dic
             "n_samples": explanation.n_samples,
             "seed": explanation.seed,
             "n_segments": explanation.n_segments,
+            "segmenter": factorization.segmentation.segmenter,
             "k": k,
         },
+        "segments": segments_report(factorization),
         "relevance": explanation.relevance,
         "question": explanation.question,
         "explained_label": "relevant" if explanation.label == 1 else "not relevant",

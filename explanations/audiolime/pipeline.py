@@ -2,9 +2,9 @@
 
 An explanation is cached as JSON in ``<cache_dir>/explanations/`` under a key made of the model's
 checksum, the audio's content key, the explanation type, the separator, N_s, the seed, the number
-of segments and the question asked: a repeated request returns at once, and requests for the same
-explanation at the same time (two visitors of the page) compute it once. Spleeter separations have
-their own cache.
+of segments, the segmenter and the question asked: a repeated request returns at once, and requests
+for the same explanation at the same time (two visitors of the page) compute it once. Spleeter
+separations have their own cache.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from explanations.audiolime.explainer import (
 from explanations.audiolime.factorization import DEFAULT_SEGMENTS, EXPLANATION_TYPES, Factorization, factorize
 from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
 from explanations.audiolime.scoring import PerturbationScorer, ProgressFn
+from explanations.audiolime.segmenters import DEFAULT_SEGMENTER, SEGMENTERS
 from explanations.audiolime.separation import Separator, get_separator, separate_cached
 from lemons.audio import SAMPLE_RATE, check_audio
 from lemons.cache import cache_folder, computed_once, keep_within_limit, touch
@@ -53,10 +54,12 @@ class ExplainSettings:
     seed: int = 0
     n_segments: int = DEFAULT_SEGMENTS
     question: str = DEFAULT_QUESTION  # a name in QUESTIONS: relevant, not-relevant or top
+    segmenter: str = DEFAULT_SEGMENTER  # a name in SEGMENTERS: equal, beats or sections
 
     def __post_init__(self) -> None:
         EXPLANATION_TYPES[self.kind]  # an unknown type raises ConfigError
         QUESTIONS[self.question]  # so does an unknown question, listing the valid ones
+        SEGMENTERS[self.segmenter]  # and an unknown segmenter
         check_n_samples(self.n_samples)
 
     @property
@@ -80,8 +83,14 @@ ScorerFactory = Callable[[torch.nn.Module, Factorization, torch.device | None], 
 
 
 def explanation_key(model_key: str, audio_key: str, settings: ExplainSettings, separator: str | None) -> str:
-    """The cache key of an explanation: SHA-256 of the model, audio, settings and separator."""
+    """The cache key of an explanation: SHA-256 of the model, audio, settings and separator.
+
+    The default segmenter is left out of the key, so explanations cached before segmenters could be
+    chosen are found again.
+    """
     fields = {"model": model_key, "audio": audio_key, "separator": separator, **vars(settings)}
+    if settings.segmenter == DEFAULT_SEGMENTER or not EXPLANATION_TYPES[settings.kind].has_segments:
+        del fields["segmenter"]
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -131,7 +140,7 @@ def track_factorization(
         if separator is None:
             raise ConfigError(f"a {settings.kind} explanation needs a separator")
         separation = separate_cached(separator, audio, SAMPLE_RATE, cache_dir)
-    return factorize(settings.kind, audio, separation, settings.n_segments)
+    return factorize(settings.kind, audio, separation, settings.n_segments, segmenter=settings.segmenter)
 
 
 def track_separator(

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from explanations.audiolime.engine import FCNScorer
-from explanations.audiolime.factorization import DEFAULT_SEGMENTS, MIN_SEGMENT_SECONDS
+from explanations.audiolime.factorization import DEFAULT_SEGMENTS
+from explanations.audiolime.segmenters import MIN_SEGMENT_SECONDS
 from lemons.audio import SAMPLE_RATE
 from lemons.errors import AudioError, ConfigError
 from recsys.model import FCN
@@ -53,9 +54,10 @@ class RegionGrid:
         return len(self.names)
 
     @property
-    def segment_samples(self) -> int:
-        """Samples per time segment."""
-        return self.n_samples // self.n_segments
+    def boundaries(self) -> tuple[int, ...]:
+        """Where the (equal) time segments begin and end, in samples."""
+        length = self.n_samples // self.n_segments
+        return tuple(i * length for i in range(self.n_segments + 1))
 
     def silent_components(self) -> list[int]:
         """Regions without energy (switching them changes nothing)."""

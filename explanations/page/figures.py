@@ -52,10 +52,15 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
     limit = float(np.max(np.abs(grid))) or 1.0
     image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_yticks(range(len(explanation.sources)), explanation.sources)
-    seconds = result.factorization.segment_samples / result.factorization.sr
+    segmentation = result.factorization.segmentation
+    spans = [segmentation.span_seconds(i) for i in range(segmentation.n_segments)]
+    labels = segmentation.labels or ("",) * segmentation.n_segments
     ax.set_xticks(
-        range(explanation.n_segments),
-        [f"{i * seconds:.0f}–{(i + 1) * seconds:.0f} s" for i in range(explanation.n_segments)],
+        range(segmentation.n_segments),
+        [
+            f"{start:.0f}–{end:.0f} s" + (f"\n{label}" if label else "")
+            for (start, end), label in zip(spans, labels, strict=True)
+        ],
     )
     for (row, col), value in np.ndenumerate(grid):
         ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=8)
@@ -66,7 +71,7 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
 def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[int]) -> None:
     """One waveform row per source on ``axes``: the whole track in blue, the ``top`` components in red."""
     explanation, factorization = result.explanation, result.factorization
-    seg = factorization.segment_samples
+    boundaries = factorization.boundaries
     sr = factorization.sr
     for ax, source in zip(axes, explanation.sources, strict=True):
         members = [i for i in range(factorization.n_components) if factorization.source_of(i) == source]
@@ -75,14 +80,14 @@ def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[i
         for index in top:
             if factorization.source_of(index) != source:
                 continue
-            start = factorization.segment_of(index) * seg
-            end = start + seg if explanation.kind != "source" else factorization.n_samples
+            segment = factorization.segment_of(index)
+            start, end = boundaries[segment], boundaries[segment + 1]
             t, p = envelope(factorization.components[index][start:end], sr)
             ax.fill_between(t + start / sr, -p, p, color=TOP_COLOUR, alpha=0.9, linewidth=0)
             label = "Top Highlight" if index == top[0] else f"Top-{top.index(index) + 1}"
             ax.text(start / sr + 0.05, 0.92, label, transform=ax.get_xaxis_transform(), **LABEL_STYLE)
-        for boundary in range(1, explanation.n_segments):
-            ax.axvline(boundary * seg / sr, color="0.6", linewidth=0.6)
+        for boundary in boundaries[1:-1]:
+            ax.axvline(boundary / sr, color="0.6", linewidth=0.6)
         ax.set_ylabel(source, rotation=0, ha="right", va="center")
         ax.set_yticks([])
         ax.set_xlim(0, factorization.n_samples / sr)

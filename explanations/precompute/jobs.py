@@ -32,6 +32,7 @@ from explanations.audiolime.explainer import DEFAULT_SAMPLES
 from explanations.audiolime.factorization import DEFAULT_SEGMENTS, EXPLANATION_TYPES
 from explanations.audiolime.pipeline import ExplainSettings, ExplanationCache, explanation_key
 from explanations.audiolime.questions import DEFAULT_QUESTION
+from explanations.audiolime.segmenters import DEFAULT_SEGMENTER
 from explanations.audiolime.separation import SEPARATORS, available_separators, get_separator
 from explanations.precompute.cluster import Batch, Cluster, ClusterOptions, ray_session, run_batches
 from explanations.precompute.worker import (
@@ -354,6 +355,7 @@ def precompute_explain(
     n_samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     n_segments: int = DEFAULT_SEGMENTS,
+    segmenter: str = DEFAULT_SEGMENTER,
     question: str = DEFAULT_QUESTION,
     separator: str | None = None,
     options: ClusterOptions | None = None,
@@ -369,7 +371,9 @@ def precompute_explain(
     if top < 1:
         raise ConfigError(f"top must be at least 1, got {top}")
     kinds = list(dict.fromkeys(types or EXPLANATION_TYPES.names()))
-    settings = [ExplainSettings(kind, n_samples, seed, n_segments, question) for kind in kinds]
+    settings = [
+        ExplainSettings(kind, n_samples, seed, n_segments, question, segmenter=segmenter) for kind in kinds
+    ]
     work = Workload.open(catalogue, path, users)
     used = explanation_separator(work, settings, separator)
     with ray_session(options or ClusterOptions()) as cluster:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from lemons.audio import SAMPLE_RATE, load_audio
+from lemons.catalogue.structure import SongStructure
 from lemons.errors import DataError
 from lemons.io import sha256_file
 
@@ -104,6 +105,16 @@ class Catalogue:
     def has_stems(self) -> bool:
         """Whether the catalogue ships true stems (:meth:`load_stems` works)."""
         return bool(self.stem_names)
+
+    @property
+    def has_structure(self) -> bool:
+        """Whether the catalogue knows its songs' true structure (:meth:`structure` returns it)."""
+        return False
+
+    def structure(self, track_id: str) -> SongStructure | None:
+        """The track's true beat grid and sections, or ``None`` where the catalogue does not know them."""
+        self[track_id]  # raises DataError for an unknown id
+        return None
 
     def load_audio(self, track_id: str, sr: int = SAMPLE_RATE) -> np.ndarray:
         """The track's mono audio ``[samples]`` float32 at ``sr`` Hz (its catalogue window)."""

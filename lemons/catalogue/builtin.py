@@ -6,7 +6,8 @@ Layout of a catalogue directory (written by ``lemons data build``)::
     audio/<id>/mix.flac    16 kHz mono 16-bit mix == exact sum of the five stems
     audio/<id>/<stem>.flac vocals, piano, drums, bass, other
     audio/<id>/track.json  the track's metadata (written last: marks the track as complete)
-    metadata.csv           one row per track (id, title, artist, album, genre, tags, tempo, key, ...)
+    metadata.csv           one row per track (id, title, artist, album, genre, tags, tempo, key, ...,
+                           from format 2 the song's structure: beat grid and sections)
     manifest.json          SHA-256 of every audio file
     taste_profile.txt      the personas' listening histories (user, track, playcount)
     splits.json            per-persona train/val/test splits with sampled negatives
@@ -24,12 +25,14 @@ from tqdm import tqdm
 
 from lemons.audio import SAMPLE_RATE, load_audio
 from lemons.catalogue.base import STEMS, Catalogue, Track
+from lemons.catalogue.structure import STRUCTURE_COLUMNS, SongStructure
 from lemons.errors import AudioError, DataError
 from lemons.interactions import Triplet, UserSplits, load_splits, read_triplets
 from lemons.io import read_json, sha256_file
 
 FORMAT = "lemons-builtin-catalogue"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the metadata records each song's structure (STRUCTURE_COLUMNS)
+READABLE_VERSIONS = (1, 2)  # a version-1 catalogue loads, without structure
 METADATA_COLUMNS = (
     "id",
     "title",
@@ -48,6 +51,7 @@ METADATA_COLUMNS = (
     "featured_stem",
     "background_stem",
     *(f"share_{stem}" for stem in STEMS),
+    *STRUCTURE_COLUMNS,
 )
 NUMERIC_EXTRA = tuple(f"share_{stem}" for stem in STEMS)
 
@@ -81,11 +85,13 @@ class BuiltinCatalogue(Catalogue):
                 f"lemons data build --out {self.root}"
             )
         self.manifest = read_json(self.root / "manifest.json")
-        if self.manifest.get("format") != FORMAT or self.manifest.get("version") != FORMAT_VERSION:
+        if self.manifest.get("format") != FORMAT or self.manifest.get("version") not in READABLE_VERSIONS:
             raise DataError(f"{self.root}: unknown catalogue format; rebuild it with lemons data build")
         self.sample_rate = int(self.manifest["sample_rate"])
         tracks = []
+        self._structures: dict[str, SongStructure | None] = {}
         for row in read_metadata(self.root / "metadata.csv"):
+            self._structures[row["id"]] = SongStructure.from_row(row, _float(row["tempo"]))
             tracks.append(
                 Track(
                     id=row["id"],
@@ -109,6 +115,16 @@ class BuiltinCatalogue(Catalogue):
                 )
             )
         super().__init__(tracks)
+
+    @property
+    def has_structure(self) -> bool:
+        """Whether the metadata records the songs' structure (format 2; a version-1 catalogue does not)."""
+        return any(s is not None for s in self._structures.values())
+
+    def structure(self, track_id: str) -> SongStructure | None:
+        """The song's true beat grid and sections (``None`` in a version-1 catalogue)."""
+        self[track_id]  # raises DataError for an unknown id
+        return self._structures[track_id]
 
     def load_stems(self, track_id: str, sr: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
         """The five true stems ``{stem: [samples]}`` float32 at ``sr`` Hz (their sum is the mix)."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from explanations.audiolime.designs import DESIGNS
 from explanations.audiolime.factorization import EXPLANATION_TYPES
+from explanations.audiolime.segmenters import SEGMENTERS
 from explanations.audiolime.separation import SEPARATORS, SPLEETER_MODELS
 from lemons.catalogue import open_catalogue
 from lemons.catalogue.registry import dataset_names
@@ -137,6 +138,34 @@ def cmd_experiments_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiments_segmentation(args: argparse.Namespace) -> int:
+    """Boundary F-measures of the segmenters against the true structure; what time explanations gain."""
+    from explanations.studies.segmentation import segmentation_study
+
+    boundaries, explained = segmentation_study(
+        args.users, open_catalogue("builtin"), Path(args.out),
+        segmenters=args.segmenters, n_segments=args.segments, per_genre=args.per_genre,
+        n_tracks=args.n_tracks, n_samples=args.n_samples, n_repeats=args.repeats, k=args.k, seed=args.seed,
+        **study_options(args),
+    )  # fmt: skip
+    for name in args.segmenters:
+        mine = [r for r in boundaries if r.segmenter == name]
+        runs = [r for r in explained if r.segmenter == name]
+        print(
+            f"{name}: section boundaries F {np.mean([r.f_05 for r in mine]):.2f} at 0.5 s, "
+            f"{np.mean([r.f_3 for r in mine]):.2f} at 3 s, "
+            f"{np.mean([r.on_bars for r in mine]):.0%} on bar lines"
+            + (
+                f"; explanations: fidelity {np.mean([r.fidelity for r in runs]):.2f}, "
+                f"mean U_n {np.mean([r.unique for r in runs]):.2f}"
+                if runs
+                else ""
+            )
+        )
+    print_written(args.out, "segmentation.csv, segmentation.png, summary.md")
+    return 0
+
+
 def add_study(
     experiments: Commands, name: str, help_text: str, func: Callable, users: tuple[str, ...] | None = None
 ) -> argparse.ArgumentParser:
@@ -249,11 +278,34 @@ def add_separation(experiments: Commands) -> None:
     sub.add_argument("--n-tracks", type=int, default=10, help="catalogue tracks, spread over genres (10)")
 
 
+def add_segmentation(experiments: Commands) -> None:
+    """Add ``experiments segmentation``."""
+    sub = add_study(
+        experiments, "segmentation",
+        "segmenters against the songs' true structure, and the time explanations they give",
+        cmd_experiments_segmentation, users=DEMO_PERSONAS,
+    )  # fmt: skip
+    sub.add_argument(
+        "--segmenters", nargs="+", default=list(SEGMENTERS.names()), choices=SEGMENTERS.names(),
+        help="segmenters compared: "
+        + described(SEGMENTERS.names(), {s.name: s.description for s in SEGMENTERS}),
+    )  # fmt: skip
+    sub.add_argument("--segments", type=int, default=5, help="time segments (5; at most 5 sections)")
+    sub.add_argument(
+        "--per-genre", type=int, default=10, help="tracks per genre whose boundaries are scored (10)"
+    )
+    add_explained_tracks(sub, 3)
+    sub.add_argument("--repeats", type=int, default=5, help="explanations per track and segmenter (5)")
+    sub.add_argument("--k", type=int, default=3, help="Top-k compared across runs (3)")
+
+
 def add_commands(commands: Commands) -> None:
     """Add the ``experiments`` studies: ``veracity``, ``stability``, ``sample-efficiency``,
-    ``faithfulness`` and ``separation``."""
+    ``faithfulness``, ``separation`` and ``segmentation``."""
     experiments = commands.add_parser("experiments", help="studies of the explanations").add_subparsers(
         dest="experiment", required=True, metavar="STUDY"
     )
-    for add in (add_veracity, add_stability, add_sample_efficiency, add_faithfulness, add_separation):
+    for add in (
+        add_veracity, add_stability, add_sample_efficiency, add_faithfulness, add_separation, add_segmentation
+    ):  # fmt: skip
         add(experiments)

@@ -13,6 +13,7 @@ from lemons.cli.options import (
     add_perturbation_arguments,
     add_question_argument,
     add_recommender_arguments,
+    add_segment_arguments,
     add_separator_argument,
     command_device,
     load_recommender,
@@ -26,7 +27,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from explanations.audiolime.pipeline import ExplainSettings, explain_track
     from explanations.page.outputs import write_outputs
 
-    settings = ExplainSettings(args.type, args.n_samples, args.seed, args.segments, args.label)
+    settings = ExplainSettings(
+        args.type, args.n_samples, args.seed, args.segments, args.label, segmenter=args.segmenter
+    )
     recommender = load_recommender(args)
     catalogue = CATALOGUES[args.catalogue].open(args.path)
     track = catalogue[args.track]
@@ -57,10 +60,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
         + (" (from the cache)" if result.cached else f", {explanation.timings['total_s']:.1f} s")
     )
     print(f"answers: {data['answers']}; fidelity (R²): {explanation.fidelity:.3f}")
+    if EXPLANATION_TYPES[explanation.kind].has_segments:
+        print(f"segments ({args.segmenter}): " + ", ".join(segment_spans(data["segments"])))
     print(f"Top Highlight: {', '.join(data['top_highlight']['descriptions']) or 'none: ' + data['note']}")
     print(f"Top-{args.k}: {'; '.join(data[f'top_{args.k}']['descriptions']) or 'none'}")
     print_written(args.out, ", ".join(Path(p).name for p in data["files"].values()))
     return 0
+
+
+def segment_spans(segments: list[dict]) -> list[str]:
+    """``0.0–5.8 s`` per segment of a report (``… (A)`` where labelled)."""
+    return [
+        f"{s['start_s']:.1f}–{s['end_s']:.1f} s" + (f" ({s['label']})" if "label" in s else "")
+        for s in segments
+    ]
 
 
 def add_commands(commands: Commands) -> None:
@@ -73,7 +86,7 @@ def add_commands(commands: Commands) -> None:
     add_separator_argument(sub)
     add_question_argument(sub)
     add_perturbation_arguments(sub)
-    sub.add_argument("--segments", type=int, default=5, help="time segments (5)")
+    add_segment_arguments(sub)
     sub.add_argument("--k", type=int, default=3, help="components in the Top-k (3)")
     sub.add_argument("--out", required=True, help="folder for the WAVs, explanation.json and explanation.png")
     sub.set_defaults(func=cmd_explain)

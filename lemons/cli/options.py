@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from explanations.audiolime.questions import DEFAULT_QUESTION, QUESTIONS
+from explanations.audiolime.segmenters import DEFAULT_SEGMENTER, SEGMENTERS
 from explanations.audiolime.separation import SEPARATORS
 from lemons.catalogue.registry import CATALOGUES
 from lemons.config import get_settings
@@ -86,6 +87,18 @@ def add_perturbation_arguments(sub: argparse.ArgumentParser) -> None:
     """The sampling options shared by every command that computes explanations."""
     sub.add_argument("--n-samples", type=int, default=2048, help="perturbations N_s (2048)")
     sub.add_argument("--seed", type=int, default=0, help="seed of the perturbations (0)")
+
+
+def add_segment_arguments(sub: argparse.ArgumentParser) -> None:
+    """``--segments`` and ``--segmenter``: how many time segments, and where they lie."""
+    sub.add_argument("--segments", type=int, default=5, help="time segments (5; at most 5 sections)")
+    sub.add_argument(
+        "--segmenter",
+        default=DEFAULT_SEGMENTER,
+        choices=SEGMENTERS.names(),
+        help="where the time segments lie: "
+        + described(SEGMENTERS.names(), {s.name: s.description for s in SEGMENTERS}, DEFAULT_SEGMENTER),
+    )
 
 
 def add_study_arguments(sub: argparse.ArgumentParser, study: str, device: bool = True) -> None:

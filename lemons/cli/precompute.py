@@ -16,6 +16,7 @@ from lemons.cli.options import (
     add_perturbation_arguments,
     add_question_argument,
     add_quiet,
+    add_segment_arguments,
     add_separator_argument,
     separators_help,
 )
@@ -83,8 +84,8 @@ def cmd_precompute_explain(args: argparse.Namespace) -> int:
     reports = precompute_explain(
         args.catalogue, users_of(args), args.types, args.path,
         top=args.top, n_samples=args.n_samples, seed=args.seed, n_segments=args.segments,
-        question=args.label, separator=args.separator, options=cluster_options(args),
-        progress=not args.quiet, **batch_of(args),
+        segmenter=args.segmenter, question=args.label, separator=args.separator,
+        options=cluster_options(args), progress=not args.quiet, **batch_of(args),
     )  # fmt: skip
     for report in reports:
         print_report(report)
@@ -172,6 +173,6 @@ def add_commands(commands: Commands) -> None:
     add_separator_argument(sub)
     add_question_argument(sub)
     add_perturbation_arguments(sub)
-    sub.add_argument("--segments", type=int, default=5, help="time segments (5)")
+    add_segment_arguments(sub)
     add_ray_arguments(sub, "tracks per task of the explanations (1)")
     sub.set_defaults(func=cmd_precompute_explain)

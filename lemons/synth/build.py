@@ -155,6 +155,7 @@ def render_track(spec: TrackSpec, root: Path, duration: float) -> dict[str, obje
         "featured_stem": song.featured,
         "background_stem": song.background,
         **{f"share_{stem}": round(shares[stem], 4) for stem in STEMS},
+        **song.plan.structure().to_row(),
     }
     write_json(folder / "track.json", row)
     return row
@@ -170,10 +171,16 @@ def _render_task(args: tuple[TrackSpec, Path, float]) -> tuple[str, dict | None,
         return spec.id, None, f"{type(exc).__name__}: {exc}"
 
 
-def _check_build_params(root: Path, params: dict[str, object]) -> None:
+def _check_build_params(root: Path, params: dict[str, object], specs: list[TrackSpec]) -> None:
+    """Refuse a folder built with other parameters; a version-1 catalogue of the same parameters is
+    upgraded in place (:func:`add_structure`)."""
     path = root / "build.json"
     if path.is_file():
         existing = read_json(path)
+        if existing.get("version") == 1 and {**existing, "version": params["version"]} == params:
+            add_structure(root, specs, float(str(params["duration"])))
+            write_json(path, params)
+            return
         if existing != params:
             differing = ", ".join(f"{k}={existing.get(k)!r}" for k in params if existing.get(k) != params[k])
             raise DataError(
@@ -182,6 +189,22 @@ def _check_build_params(root: Path, params: dict[str, object]) -> None:
             )
     else:
         write_json(path, params)
+
+
+def add_structure(root: Path, specs: list[TrackSpec], duration: float) -> int:
+    """Add each complete track's structure to its ``track.json`` (format 1 → 2) without rendering it
+    again: the song's plan is drawn anew from its seed, as its build drew it. Returns the tracks updated."""
+    from lemons.synth.song import plan_song
+
+    updated = 0
+    for spec in specs:
+        marker = _marker(root, spec)
+        if not marker.is_file():
+            continue
+        plan, _ = plan_song(GENRE_BY_NAME[spec.genre], np.random.default_rng(spec.seed), duration)
+        write_json(marker, {**read_json(marker), **plan.structure().to_row()})
+        updated += 1
+    return updated
 
 
 def build_catalogue(
@@ -213,8 +236,8 @@ def build_catalogue(
         "duration": duration,
         "sample_rate": SAMPLE_RATE,
     }
-    _check_build_params(root, params)
     specs = plan_catalogue(n_tracks, seed)
+    _check_build_params(root, params, specs)
     rows = {spec.id: read_json(_marker(root, spec)) for spec in specs if _marker(root, spec).is_file()}
     todo = [spec for spec in specs if spec.id not in rows]
     done_before = len(rows)

@@ -19,6 +19,7 @@ import numpy as np
 import pretty_midi
 
 from lemons.catalogue.base import STEMS
+from lemons.catalogue.structure import SongStructure, planned_structure
 from lemons.errors import SetupError
 from lemons.synth.styles import (
     ARPEGGIO_PATTERNS,
@@ -53,6 +54,12 @@ class SongPlan:
     progression: tuple[str, ...]
     programs: dict[str, int]
     drum_kit: int | None
+    intro_bars: int  # bars before the vocal line enters (0-2)
+    chorus_bar: int  # the first bar of the chorus progression
+
+    def structure(self) -> SongStructure:
+        """The song's true beat grid and sections (intro, verse, chorus)."""
+        return planned_structure(self.bpm, self.intro_bars, self.chorus_bar)
 
 
 def stem_of(instrument: pretty_midi.Instrument) -> str:
@@ -150,6 +157,8 @@ def plan_song(genre: Genre, rng: np.random.Generator, duration: float) -> tuple[
         progression=verse.chords,
         programs=programs,
         drum_kit=drum_kit,
+        intro_bars=intro_bars,
+        chorus_bar=n_bars // 2,
     )
     return plan, "\n".join(header + body) + "\n"
 
