@@ -6,6 +6,7 @@ Run from the project root or from ``recsys/``::
     python recsys/pretrain.py with n_steps=200 stem_shares=False
     python recsys/pretrain.py print_config
     python recsys/pretrain.py with save_dir=runs/checkpoints/shared-long n_steps=6000   # resumable
+    python recsys/pretrain.py with init=shared share_weight=4 lr=5e-4 publish=True   # train it further
 
 The network is the users' FCN with one output per catalogue target (genre, tags, tempo, loudness and,
 with ``stem_shares=True`` on a catalogue with true stems, each stem's energy share in the crop heard;
@@ -31,10 +32,10 @@ from tqdm import tqdm
 
 from lemons.catalogue.base import STEMS, Catalogue
 from lemons.config import get_settings
-from lemons.errors import ConfigError
+from lemons.errors import ConfigError, ModelError
 from lemons.interactions import stable_seed
 from lemons.io import atomic_path, write_json
-from recsys.checkpoint import default_model_path, git_revision, save_checkpoint
+from recsys.checkpoint import Recommender, default_model_path, git_revision, load_checkpoint, save_checkpoint
 from recsys.data import load_dataset, load_waveforms
 from recsys.inference import resolve_device
 from recsys.observers import prepare, run_commandline
@@ -42,6 +43,7 @@ from recsys.pretraining import (
     SHARED_MODEL,
     PretrainConfig,
     StemData,
+    Target,
     catalogue_targets,
     pretrain,
     stem_energies,
@@ -64,6 +66,8 @@ def config():
     val_every = 250  # score the held-out crops every this many steps
     val_crops = 4  # crops per held-out track, evenly spaced
     remix = 0.5  # share of training crops remixed from their stems (stems muted or louder/quieter)
+    share_weight = 1.0  # weight of the stem shares' loss against the labels' and the values' (1 each)
+    init = ""  # '' = a new network | shared (models/shared.pt) | a shared model's checkpoint to train further
     lr_decay = "cosine"  # cosine | none
     precision = "fp32"  # fp32 | bf16
     seed = 0
@@ -97,9 +101,29 @@ def load_stem_data(
     return StemData([e for e, _ in loaded], [s for _, s in loaded] if keep_stems else None)
 
 
+def starting_model(init: str, targets: list[Target]) -> Recommender | None:
+    """The shared model ``init`` names (``shared``: the published one; else a checkpoint's path), to be
+    trained further, or ``None`` for a new network. Its outputs must be ``targets``."""
+    if not init:
+        return None
+    path = default_model_path(SHARED_MODEL) if init == SHARED_MODEL else Path(init)
+    if not path.is_file():
+        raise ModelError(
+            f"init={init!r}: no shared model at {path}; train one with "
+            "`python recsys/pretrain.py with publish=True`, or leave init empty to start a new one"
+        )
+    start = load_checkpoint(path)
+    if start.targets != [t.to_dict() for t in targets]:
+        raise ConfigError(
+            f"init={init!r}: {path} was trained on other targets than this catalogue's "
+            f"({len(start.targets)} against {len(targets)}); leave init empty to start a new one"
+        )
+    return start
+
+
 @ex.main
 def main(
-    _run, _config, dataset, stem_shares, min_tag_count, num_workers, device, save_dir, publish, progress
+    _run, _config, dataset, stem_shares, min_tag_count, init, num_workers, device, save_dir, publish, progress
 ):
     """Train the shared FCN, save it (and publish it with ``publish=True``); returns a summary."""
     settings = get_settings()
@@ -126,6 +150,7 @@ def main(
         by_id = dict(zip(train_ids + held_out_ids, [*train_stems.energies, *val_stems.energies], strict=True))
         energies = [by_id[t] for t in ids]
     targets, values = catalogue_targets(tracks, energies, min_tag_count=min_tag_count)
+    start = starting_model(init, targets)
     audio = load_waveforms(catalogue, ids, workers, progress, desc="load catalogue")
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -154,7 +179,8 @@ def main(
         train_stems=train_stems,
         val_stems=val_stems,
         state_path=out_dir / "state.pt",
-        data_key=fingerprint,
+        data_key=fingerprint + (f"/init:{start.checksum}" if start else ""),
+        initial_state=start.model.state_dict() if start else None,
     )
     for entry in result.history:
         _run.log_scalar("val_loss", entry["val_loss"], int(entry["step"]))
@@ -176,6 +202,7 @@ def main(
         epoch=result.best_step,
         revision=git_revision(),
         targets=[t.to_dict() for t in targets],
+        transfer={"from": init, "sha256": start.checksum} if start else None,
     )
     write_json(
         out_dir / "training.json", {"best_step": result.best_step, **metrics, "history": result.history}

@@ -206,9 +206,15 @@ def kind_losses(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str
     return by_kind
 
 
-def target_loss(outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
-    """The sum of :func:`kind_losses`: each kind of target weighs the same, however many targets it has."""
-    return sum(kind_losses(outputs, values, kinds).values(), outputs.new_zeros(()))
+def target_loss(
+    outputs: torch.Tensor, values: torch.Tensor, kinds: Sequence[str], share_weight: float = 1.0
+) -> torch.Tensor:
+    """The sum of :func:`kind_losses`: each kind of target weighs the same, however many targets it
+    has, but for ``share`` targets, which weigh ``share_weight``."""
+    losses = kind_losses(outputs, values, kinds)
+    return sum(
+        (v * (share_weight if k == "share" else 1.0) for k, v in losses.items()), outputs.new_zeros(())
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,7 @@ class PretrainConfig:
     remix: float = 0.5  # share of training crops remixed from their stems (with stems only)
     lr_decay: str = "cosine"  # cosine: the learning rate falls to 0 at n_steps | none
     precision: str = "fp32"
+    share_weight: float = 1.0  # weight of the share targets' loss against the other kinds' (each 1)
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "batch_size", "input_length", "val_every", "val_crops"):
@@ -236,6 +243,9 @@ class PretrainConfig:
             raise ConfigError(f"remix is the share of crops remixed, from 0 to 1; got {self.remix!r}")
         if self.lr_decay not in ("cosine", "none"):
             raise ConfigError(f"lr_decay must be 'cosine' or 'none', got {self.lr_decay!r}")
+        weight = self.share_weight
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 <= weight < math.inf:
+            raise ConfigError(f"share_weight must be a number from 0 up, got {weight!r}")
 
 
 @dataclass(frozen=True)
@@ -274,6 +284,7 @@ def pretrain(
     val_stems: StemData | None = None,
     state_path: Path | None = None,
     data_key: str = "",
+    initial_state: Mapping[str, torch.Tensor] | None = None,
 ) -> PretrainResult:
     """Train a shared FCN with one output per target on 1 s crops; keep the best step on held-out crops.
 
@@ -283,6 +294,7 @@ def pretrain(
     With ``state_path`` the run's state is saved there after every validation and a run that finds
     one (same ``config`` and ``data_key``) goes on from it: an interrupted run loses at most
     ``val_every`` steps, and its result is the one an uninterrupted run would have had.
+    ``initial_state``: a shared model's weights to go on training (same targets), instead of a new network.
     """
     if not len(train_audio) or not len(val_audio):
         raise DataError("pretraining needs tracks to train on and held-out tracks to validate on")
@@ -291,6 +303,8 @@ def pretrain(
     if n_shares and (train_stems is None or val_stems is None or kinds[-n_shares:] != ["share"] * n_shares):
         raise DataError("share targets come last and need the tracks' stem energies")
     run = PretrainRun(config, len(targets), device, data_key)
+    if initial_state is not None:
+        run.model.load_state_dict(initial_state)
     if state_path is not None and state_path.is_file():
         run.resume(state_path)
         print(f"resuming the shared model's training at step {run.step} of {config.n_steps} ({state_path})")
@@ -303,7 +317,7 @@ def pretrain(
         batch, batch_values = training_batch(train_audio, values, train_stems, kinds, config, run.rng)
         with autocast(config.precision, device):
             outputs = run.model(torch.from_numpy(batch).to(device))
-        loss = target_loss(outputs.float(), batch_values.to(device), kinds)
+        loss = target_loss(outputs.float(), batch_values.to(device), kinds, config.share_weight)
         run.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         run.optimiser.step()
@@ -355,8 +369,10 @@ class PretrainRun:
         self.history: list[dict[str, float]] = []
 
     def validated(self, entry: dict[str, float]) -> None:
-        """Record a validation (``val_loss_<kind>`` entries) and keep the weights if it is the best yet."""
-        entry["val_loss"] = sum(v for k, v in entry.items() if k.startswith("val_loss_"))
+        """Record a validation (``val_loss_<kind>`` entries) and keep the weights if it is the best yet:
+        the lowest ``val_loss``, the kinds' losses weighed as in training."""
+        weight = {"val_loss_share": self.config.share_weight}
+        entry["val_loss"] = sum(v * weight.get(k, 1.0) for k, v in entry.items() if k.startswith("val_loss_"))
         self.history.append(entry)
         if entry["val_loss"] < self.best_loss:
             self.best_loss, self.best_step = entry["val_loss"], self.step

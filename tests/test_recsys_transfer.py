@@ -142,6 +142,10 @@ def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -
     assert float(target_loss(outputs, shares, ["label", "share", "share"])) == pytest.approx(math.log(2))
     louder = torch.tensor([[0.0, 0.0, -3.0]])  # each kind weighs the same: (0 - (-1))² / 2 stems
     assert float(target_loss(louder, shares, ["label", "share", "share"])) == pytest.approx(math.log(2) + 0.5)
+    weighed = target_loss(louder, shares, ["label", "share", "share"], share_weight=4)  # shares count 4 times
+    assert float(weighed) == pytest.approx(math.log(2) + 2.0)
+    with pytest.raises(ConfigError, match="share_weight must be a number from 0 up"):
+        PretrainConfig(share_weight=-1)
 
 
 def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_catalogue, tmp_path) -> None:
@@ -163,6 +167,24 @@ def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_ca
     recommender = load_checkpoint(tmp_path / "o" / "model.pt")
     assert recommender.transfer["sha256"] == shared.checksum
     assert recommender.model.args.n_outputs == 1
+
+
+def test_the_shared_model_can_be_trained_further_from_where_it_was(recsys_catalogue, tmp_path) -> None:
+    first = load_checkpoint(pretrain_shared()["published"])
+    further = pretrain_shared(init="shared", share_weight=4.0, publish=False, save_dir=str(tmp_path / "more"))
+    second = load_checkpoint(further["checkpoint"])
+    assert second.transfer == {"from": "shared", "sha256": first.checksum}
+    assert second.targets == first.targets and second.config["share_weight"] == 4.0
+    assert any(not torch.equal(v, second.model.state_dict()[k]) for k, v in first.model.state_dict().items())
+    still = pretrain_shared(init="shared", lr=0.0, publish=False, save_dir=str(tmp_path / "still"))
+    unmoved = dict(load_checkpoint(still["checkpoint"]).model.named_parameters())  # it starts from `first`
+    for name, value in first.model.named_parameters():
+        assert torch.equal(value, unmoved[name]), name
+
+    with pytest.raises(ModelError, match="no shared model at .*leave init empty"):
+        pretrain_shared(init=str(tmp_path / "missing.pt"), publish=False, save_dir=str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match="trained on other targets"):
+        pretrain_shared(init="shared", stem_shares=False, publish=False, save_dir=str(tmp_path / "other"))
 
 
 def test_init_shared_without_a_shared_model_says_how_to_make_one(recsys_catalogue, tmp_path) -> None:
