@@ -181,7 +181,7 @@ def test_the_shared_model_can_be_trained_further_from_where_it_was(recsys_catalo
     for name, value in first.model.named_parameters():
         assert torch.equal(value, unmoved[name]), name
 
-    with pytest.raises(ModelError, match="no shared model at .*leave init empty"):
+    with pytest.raises(ModelError, match=r"no shared model at .*leave init empty"):
         pretrain_shared(init=str(tmp_path / "missing.pt"), publish=False, save_dir=str(tmp_path / "none"))
     with pytest.raises(ConfigError, match="trained on other targets"):
         pretrain_shared(init="shared", stem_shares=False, publish=False, save_dir=str(tmp_path / "other"))
