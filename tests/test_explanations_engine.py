@@ -63,6 +63,19 @@ def test_engine_equals_scoring_every_composed_waveform(kind, model, long_separat
     assert np.ptp(naive) > 1e-3  # the masks change the relevance: the comparison means something
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_whole_track_perturbations_are_exact_on_either_runtime(runtime, model, long_separation) -> None:
+    factorization = factorize("source", long_separation.stems.sum(axis=0), long_separation)
+    masks = sample_perturbations(factorization.n_components, 40, seed=4)
+    scorer = FCNScorer(model, factorization, runtime=runtime)
+    assert (scorer.whole_track_prefix is not None) == (runtime == "onnx")
+    naive = WaveformScorer(factorization, recommender_relevance(model), batch_size=5)(masks)
+    np.testing.assert_allclose(scorer(masks), naive, atol=1e-5, rtol=0)
+    assert FCNScorer(model, factorization).whole_track_prefix is not None  # the default on a CPU
+    with pytest.raises(ValueError, match="unknown runtime 'tensorrt'; use one of auto, onnx, torch"):
+        FCNScorer(model, factorization, runtime="tensorrt")
+
+
 @pytest.mark.parametrize("segmenter", ["beats", "sections"])
 def test_engine_stays_exact_on_unequal_segments(segmenter, model, long_separation) -> None:
     audio = long_separation.stems.sum(axis=0)

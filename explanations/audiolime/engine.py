@@ -24,8 +24,10 @@ by the segments they depend on; a run is computed once per distinct pattern of *
 the runs of the block below, on a crop just wide enough for it. Only a band around each boundary,
 which widens with depth, is computed per pattern of both segments; the expensive blocks at full
 resolution run per segment pattern (at most 2^5 for five sources). Source-only and time-only
-explanations reduce to their few distinct perturbations. ``benchmarks/explain_bench.py`` checks the
-results against the naive pipeline.
+explanations reduce to their few distinct perturbations. A source-only explanation's perturbations
+are whole tracks: on a CPU their first :data:`ONNX_DEPTH` blocks run on ONNX Runtime
+(:mod:`recsys.onnx_prefix`, the same session as the rankings'), about twice as fast as PyTorch.
+``benchmarks/explain_bench.py`` checks the results against the naive pipeline.
 """
 
 from __future__ import annotations
@@ -42,14 +44,22 @@ from explanations.audiolime.scoring import (
     WaveformScorer,
     recommender_relevance,
 )
+from recsys.features import prefix_hash
 from recsys.inference import place, sigmoid
 from recsys.model import FCN, N_POOLS
+from recsys.onnx_prefix import OnnxBlocks, onnx_blocks
 
 #: Spectrogram frames run through a block at once (about four 30 s tracks).
 FRAMES_PER_BATCH = 4 * 1876
 #: A boundary group's patterns computed together: each side's runs are computed once per such batch
 #: (all 2^10 patterns of two segments of five sources fit in one; the group is narrow).
 PATTERNS_PER_BATCH = 1024
+#: Blocks run by ONNX Runtime for whole-track perturbations on a CPU: the shared prefix the rankings
+#: run so too (the expensive blocks at full resolution).
+ONNX_DEPTH = 3
+#: How whole-track perturbations are run: ``auto`` (ONNX Runtime for the first blocks on a CPU,
+#: PyTorch on a GPU), ``onnx`` or ``torch``. Every runtime gives the same relevances to float rounding.
+RUNTIMES = ("auto", "onnx", "torch")
 
 
 def frame_receptive_field(column: int, n_pools: int = N_POOLS) -> tuple[int, int]:
@@ -166,6 +176,7 @@ class FCNScorer:
         device: torch.device | str | None = None,
         frames_per_batch: int = FRAMES_PER_BATCH,
         spectra: torch.Tensor | None = None,
+        runtime: str = "auto",
     ) -> None:
         """Prepare to score masks over ``layout``'s components.
 
@@ -173,8 +184,11 @@ class FCNScorer:
         taken. ``spectra`` ``[n_components, freq, frames]`` (complex) give them instead: any components
         whose perturbed input has the spectrum ``masks @ spectra`` can be scored so, e.g. SLIME's
         time–frequency regions (:mod:`explanations.audiolime.slime`); ``layout`` then only describes
-        how the components lie in time (segments × components per segment).
+        how the components lie in time (segments × components per segment). ``runtime``
+        (:data:`RUNTIMES`) runs the perturbations that are whole tracks (one segment).
         """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = place(model, self.device).eval()
         self.layout = layout
@@ -192,6 +206,25 @@ class FCNScorer:
         self.widths = map_widths(self.n_frames)
         # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
         self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
+        on_onnx = runtime == "onnx" or (runtime == "auto" and self.device.type == "cpu")
+        self.whole_track_prefix: OnnxBlocks | None = (
+            onnx_blocks(self.model, ONNX_DEPTH, prefix_hash(self.model, ONNX_DEPTH))
+            if on_onnx and layout.n_segments == 1
+            else None
+        )
+
+    def _whole_track_features(
+        self, group: ColumnGroup, patterns: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_column_features` of a group that is the whole track: each pattern's input through the
+        whole network, its first :data:`ONNX_DEPTH` blocks on ONNX Runtime."""
+        assert self.whole_track_prefix is not None
+        weights = torch.from_numpy(patterns.astype(np.float32)).to(self.device, self.spectra.dtype)
+        mixed = torch.einsum("bc,cft->bft", weights, self.spectra[group.components])
+        prefix = self.whole_track_prefix(self.model.input_from_power(mixed.abs().pow(2.0)))
+        features = self.model.blocks[ONNX_DEPTH:](torch.from_numpy(prefix).to(self.device))
+        sums, maxima = features.sum(dim=(2, 3)), features.amax(dim=(2, 3))
+        return sums.double().cpu().numpy(), maxima.double().cpu().numpy()
 
     def _column_features(
         self, group: ColumnGroup, runs: list[list[Run]], patterns: np.ndarray
@@ -201,6 +234,8 @@ class FCNScorer:
         The sum is also taken over the group's columns, the max too. ``patterns`` ``[n, n_group]``
         switch the group's components; every run is computed once per distinct pattern of its segments.
         """
+        if self.whole_track_prefix is not None:
+            return self._whole_track_features(group, patterns)
         n_sources = len(self.layout.sources)
 
         def components_of(run: Run) -> list[int]:
