@@ -56,8 +56,7 @@ demo: system-deps venv weights catalogue
 
 app:
 	@echo "Starting the demo at http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
-	$(BIN)/streamlit run explanations/lemons.py --server.address 127.0.0.1 --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
+	$(BIN)/lemons app --address 127.0.0.1 --port $(PORT)
 
 models: venv
 	if [ "$(INIT)" = shared ] && [ "$(PRETRAIN)" = yes ]; then $(BIN)/python recsys/pretrain.py with publish=True progress=False || exit 1; fi

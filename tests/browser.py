@@ -46,9 +46,10 @@ def free_port() -> int:
 
 @contextmanager
 def served_page(catalogue_dir: Path, models_dir: Path, cache_dir: Path, workdir: Path) -> Iterator[str]:
-    """``streamlit run explanations/lemons.py`` on 127.0.0.1 over ``catalogue_dir`` with the models of
-    ``models_dir``; yields its URL. The server runs in ``workdir`` with the project's Streamlit
-    settings; its output is in ``workdir/streamlit.log``."""
+    """The demo page served as ``make app`` serves it (``lemons app``: ``streamlit run
+    explanations/lemons.py``, the page's modules loaded first) on 127.0.0.1 over ``catalogue_dir``
+    with the models of ``models_dir``; yields its URL. The server runs in ``workdir`` with the
+    project's Streamlit settings; its output is in ``workdir/streamlit.log``."""
     port = free_port()
     env = {
         **os.environ,
@@ -57,10 +58,7 @@ def served_page(catalogue_dir: Path, models_dir: Path, cache_dir: Path, workdir:
         "LEMONS_CACHE_DIR": str(cache_dir),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "explanations" / "lemons.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "lemons.cli", "app", "--address", "127.0.0.1", "--port", str(port)]
     (workdir / ".streamlit").mkdir(parents=True, exist_ok=True)  # read from the working folder
     shutil.copy(PROJECT_ROOT / ".streamlit" / "config.toml", workdir / ".streamlit" / "config.toml")
     log_path = workdir / "streamlit.log"

@@ -1,4 +1,4 @@
-"""End to end in a real browser: `streamlit run explanations/lemons.py` driven by headless Chromium.
+"""End to end in a real browser: the page served by `lemons app` (what `make app` runs), in headless Chromium.
 
 Chromium comes from Debian (``make test`` installs it); Playwright drives it through
 ``executable_path`` — no browser is downloaded. Screenshots are saved in ``test-artifacts/``.
@@ -29,7 +29,7 @@ pytestmark = [
 
 @pytest.fixture()
 def served_app(tiny_catalogue_dir: Path, tmp_path: Path):
-    """The page served by `streamlit run` on 127.0.0.1 over the tiny catalogue; yields its URL."""
+    """The page served by `lemons app` on 127.0.0.1 over the tiny catalogue; yields its URL."""
     with served_page(tiny_catalogue_dir, MODELS, tmp_path / "cache", tmp_path) as url:
         yield url
 

@@ -16,12 +16,12 @@ import argparse
 import sys
 
 from lemons.allocator import keep_freed_memory
-from lemons.cli import cache, config, data, experiments, explain, personas, precompute, rank, setup
+from lemons.cli import app, cache, config, data, experiments, explain, personas, precompute, rank, setup
 from lemons.console import configured
 from lemons.errors import LemonsError
 
 #: The command groups, in the order ``lemons --help`` lists them.
-COMMAND_GROUPS = (config, data, personas, rank, explain, precompute, experiments, cache, setup)
+COMMAND_GROUPS = (config, data, personas, rank, explain, precompute, experiments, cache, setup, app)
 
 
 def build_parser() -> argparse.ArgumentParser:
