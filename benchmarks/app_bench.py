@@ -1,11 +1,11 @@
 """What a visitor of the page waits for, on a fresh cache and on a warm one, and ``lemons explain``.
 
-Serves ``explanations/lemons.py`` with ``streamlit run`` and drives it in headless Chromium (as the
-browser tests do): first render, a persona switch, the switch to the whole catalogue, then each
-explanation type computed and asked for again (from the cache). First on an empty cache, then on
-the cache that run left, with the server started again (what a newcomer meets after the caches were
-warmed). Then ``lemons explain`` of the persona's first test track per type, computed and cached.
-One table, with the CPU it ran on.
+Serves ``explanations/lemons.py`` with ``lemons app`` (as ``make app`` does) and drives it in
+headless Chromium (as the browser tests do): first render, a persona switch, the switch to the whole
+catalogue, then each explanation type computed and asked for again (from the cache). First on an
+empty cache, then on the cache that run left, with the server started again (what a newcomer meets
+after the caches were warmed). Then ``lemons explain`` of the persona's first test track per type,
+computed and cached. One table, with the CPU it ran on.
 
     python benchmarks/app_bench.py                                  # the built-in catalogue
     python benchmarks/app_bench.py --persona elizabeth --n-samples 2048

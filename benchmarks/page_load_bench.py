@@ -1,10 +1,11 @@
 """How the served page holds up under several visitors at once.
 
-``streamlit run explanations/lemons.py`` over a built-in catalogue, visited in headless Chromium
-(Debian's, as in the browser tests): first one visitor alone, then ``--visitors`` visitors at once
-(two of them asking for the same explanation), each on a fresh cache. Prints the seconds of every
-step (first render, persona, catalogue, explanation) for each visitor, the errors the page showed
-(must be 0), and the ratio of the crowd's median to the lone visitor's, measured in the same run.
+``lemons app`` (the page with its modules loaded first) over a built-in catalogue, visited in
+headless Chromium (Debian's, as in the browser tests): first one visitor alone, then ``--visitors``
+visitors at once (two of them asking for the same explanation), each on a fresh cache. Prints the
+seconds of every step (first render, persona, catalogue, explanation) for each visitor, the errors
+the page showed (must be 0), and the ratio of the crowd's median to the lone visitor's, measured in
+the same run.
 
     python benchmarks/page_load_bench.py                       # a 44-track catalogue built here
     python benchmarks/page_load_bench.py --catalogue-dir data/catalogue --visitors 5

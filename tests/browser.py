@@ -1,4 +1,4 @@
-"""The demo page served by ``streamlit run`` and visited in headless Chromium (Debian's, driven by
+"""The demo page served by ``lemons app`` and visited in headless Chromium (Debian's, driven by
 Playwright through ``executable_path``: no browser is downloaded).
 
 Used by the browser tests and by the page benchmarks (``benchmarks/page_load_bench.py``,
