@@ -174,12 +174,15 @@ def persona_section(show_planted: bool) -> str:
         f"listened to **{summary.n_tracks}** tracks for a total of **{summary.n_events}** listening events"
     )
     right.write("top genres: " + ", ".join(f"{g} ({c})" for g, c in summary.genre_counts[:3]))
-    with st.expander(f"the tracks {name.capitalize()} listened to, by playcount"):
+    history = st.expander(
+        f"the tracks {name.capitalize()} listened to, by playcount", key="history", on_change="rerun"
+    )
+    if history.open:  # drawn when opened: the page's first render has no interactive table to load
         rows = [
             {"plays": count, "title": t.title, "artist": t.artist, "genre": t.genre, "track": t.id}
             for t, count in summary.top_tracks
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        history.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     message = stale_message(name)
     if message:
         st.warning(message)
@@ -300,12 +303,7 @@ def recommendations_section(user: str) -> tuple[Catalogue, str]:
             for i, r in enumerate(top)
         ]
     )
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={"relevance": st.column_config.ProgressColumn("relevance", min_value=0, max_value=1)},
-    )
+    st.table(ui.static_table(table, bar="relevance"), hide_index=True)
     if ranking.n_excluded:
         st.caption(f"{ranking.n_excluded} tracks you have already listened to are left out")
     st.header("3 · Listen")

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from lemons.config import PROJECT_ROOT, get_settings
 from lemons.personas import get_persona
+from recsys.data import load_dataset
 
 APP = str(PROJECT_ROOT / "explanations" / "lemons.py")
 
@@ -42,7 +43,7 @@ def persona_names(at: AppTest) -> list[str]:
 
 
 def recommendation_titles(at: AppTest) -> list[str]:
-    return list(at.dataframe[-1].value["title"])
+    return list(at.table[-1].value["title"])
 
 
 def test_the_page_reads_top_to_bottom(app: AppTest) -> None:
@@ -76,6 +77,17 @@ def test_changing_the_persona_updates_profile_and_recommendations(app: AppTest) 
     assert recommendation_titles(app) != before
 
 
+def test_the_listening_history_is_drawn_when_opened(app: AppTest) -> None:
+    [history] = app.expander
+    assert history.label == "the tracks Marko listened to, by playcount" and not app.dataframe
+    app.session_state["history"] = True  # what opening it in the browser sets
+    app.run()
+    data = load_dataset("builtin")
+    table = app.dataframe[0].value
+    assert set(table["title"]) == {data.catalogue[t].title for t in data.listened("marko")}
+    assert list(table["plays"]) == sorted(table["plays"], reverse=True)
+
+
 def test_planted_personas_appear_with_the_advanced_switch(app: AppTest) -> None:
     app.sidebar.toggle[0].set_value(True).run()
     assert {"clara", "ringo"} <= set(persona_names(app))
@@ -83,8 +95,6 @@ def test_planted_personas_appear_with_the_advanced_switch(app: AppTest) -> None:
 
 
 def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None:
-    from recsys.data import load_dataset
-
     test_ids = load_dataset("builtin").user("marko").ids("test")
     assert len(recommendation_titles(app)) == min(10, len(test_ids))
     app.radio(key="catalogue").set_value("builtin").run()
@@ -93,10 +103,10 @@ def test_switching_the_catalogue(app: AppTest, tiny_catalogue_dir: Path) -> None
     assert len(recommendation_titles(app)) == 10  # the top-10 of the 22 tracks less marko's history
     assert not listened_titles & set(recommendation_titles(app))
     assert any(f"{len(listened_titles)} tracks you have already listened to" in c.value for c in app.caption)
-    scores = list(app.dataframe[-1].value["relevance"])
+    scores = list(app.table[-1].value["relevance"])
     assert scores == sorted(scores, reverse=True)
     app.checkbox(key="include_history").check().run()
-    table = app.dataframe[-1].value
+    table = app.table[-1].value
     marked = {title for title, mark in zip(table["title"], table["listened"], strict=True) if mark}
     assert marked == listened_titles & set(table["title"])
     app.radio(key="catalogue").set_value("folder").run()  # no folder is allowed: none can be typed in
@@ -128,7 +138,7 @@ def test_the_page_opens_folders_only_inside_the_allowed_ones(
     ]:
         app.text_input(key="folder").set_value(typed).run()
         assert not app.exception and says in app.error[0].value, typed
-        assert not app.get("dataframe")[1:]  # no recommendations: only the persona's history table
+        assert not app.get("table")  # no recommendations
 
 
 def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(
@@ -152,7 +162,7 @@ def test_a_folder_of_ones_own_shows_its_tags_and_what_was_skipped(
         skipped.startswith("1 file(s) of the folder were skipped")
         and "page.mp3: is not an audio file" in skipped
     )
-    table = app.dataframe[-1].value
+    table = app.table[-1].value
     rows = {
         title: (artist, genre)
         for title, artist, genre in zip(table["title"], table["artist"], table["genre"], strict=True)

@@ -229,7 +229,7 @@ def test_the_pages_first_views_and_top_3_explanations_are_served_precomputed(
     for user in users:
         page.selectbox(key="persona").set_value(user).run()
         assert not page.exception and not page.error, (page.exception, page.error)
-        assert page.radio(key="catalogue").value == "test" and len(page.dataframe[-1].value) > 0
+        assert page.radio(key="catalogue").value == "test" and len(page.table[-1].value) > 0
         page.radio(key="type").set_value("Time").run()
         capsys.readouterr()
         assert main(["rank", "--user", user, "--catalogue", "test", "--quiet"]) == 0  # served from the cache

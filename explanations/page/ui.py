@@ -11,14 +11,22 @@ import base64
 import html
 import io
 import json
+import re
+import string
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
+from pandas.io.formats.style import Styler
 
 from explanations.page.figures import envelope
 
 #: Envelope points per second drawn by the player.
 PLAYER_RATE = 40
+#: ASCII punctuation, each of which a backslash makes literal in Markdown.
+MARKDOWN_PUNCTUATION = re.compile(f"([{re.escape(string.punctuation)}])")
+#: The bars of a table's 0–1 column.
+BAR_COLOUR = "#f9d65c"
 
 
 def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
@@ -131,3 +139,18 @@ def fidelity_meaning(fidelity: float) -> str:
     if fidelity >= 0.5:
         return "the explanation captures the main effects, but the recommender does more than it shows"
     return "the recommender's behaviour is not well described by these components: read with care"
+
+
+def literal_markdown(text: object) -> str:
+    """``text`` escaped so that Markdown shows it as written (a title like ``*69`` stays ``*69``)."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
+def static_table(frame: pd.DataFrame, bar: str | None = None) -> Styler:
+    """``frame`` styled for ``st.table``, whose cells are Markdown: text shown as written, floats to
+    three decimals, and the 0–1 column ``bar`` (if any) drawn as bars."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    style = frame.style.format(literal_markdown, subset=text).format(
+        precision=3, subset=frame.columns.difference(text)
+    )
+    return style.bar(subset=bar, vmin=0, vmax=1, color=BAR_COLOUR) if bar else style
