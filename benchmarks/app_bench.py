@@ -1,10 +1,12 @@
-"""What a visitor of the page waits for, on a fresh cache and on a warm one, and ``lemons explain``.
+"""What a visitor of the page waits for, on an empty cache, after the caches were warmed, and on a
+cache that holds everything; and ``lemons explain``.
 
 Serves ``explanations/lemons.py`` with ``lemons app`` (as ``make app`` does) and drives it in
 headless Chromium (as the browser tests do): first render, a persona switch, the switch to the whole
-catalogue, then each explanation type computed and asked for again (from the cache). First on an
-empty cache, then on the cache that run left, with the server started again (what a newcomer meets
-after the caches were warmed). Then ``lemons explain`` of the persona's first test track per type,
+catalogue, then for each explanation type: choosing it, computing it, asking for it again (from the
+cache). Three times, each with the server started anew: on an empty cache; on the rankings that run
+left but no explanations (what a newcomer meets after ``make demo``, which warms the rankings); on
+everything the first run left. Then ``lemons explain`` of the persona's first test track per type,
 computed and cached. One table, with the CPU it ran on.
 
     python benchmarks/app_bench.py                                  # the built-in catalogue
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,6 +58,7 @@ async def walk(url: str, persona: str, n_samples: int) -> tuple[dict[str, float]
             await step("catalogue switch (whole catalogue)", driver.catalogue("the whole built-in catalogue"))
             await driver.n_samples(n_samples)
             for kind in TYPES:
+                await step(f"{kind}: choosing the type", driver.choose(kind))
                 caption = await step(f"{kind} explanation", driver.explain(kind))
                 caption_again = await step(f"{kind} explanation, asked again", driver.explain(kind))
                 if "from the cache" not in str(caption_again):
@@ -90,16 +94,20 @@ def main() -> int:
         get_settings.cache_clear()
     settings = get_settings()
     catalogue_dir = args.catalogue_dir or settings.catalogue_dir
-    rows: dict[str, list[str]] = {}
+    rows: dict[str, list[str]] = {}  # page steps: one time per run of the server
+    commands: dict[str, list[str]] = {}  # lemons explain: computed, then from the cache
     failed = False
     with tempfile.TemporaryDirectory(prefix="lemons-app-") as temp:
-        cache_dir = Path(temp) / "cache"
-        for run in ("fresh", "warm"):
-            with served_page(catalogue_dir, settings.models_dir, cache_dir, Path(temp) / run) as url:
+        cache_dir, rankings_only = Path(temp) / "cache", Path(temp) / "rankings-cache"
+        for run, cache in (("empty", cache_dir), ("rankings", rankings_only), ("everything", cache_dir)):
+            with served_page(catalogue_dir, settings.models_dir, cache, Path(temp) / run) as url:
                 seconds, failures = asyncio.run(walk(url, args.persona, args.n_samples))
             failed |= bool(failures)
             for step, value in seconds.items():
                 rows.setdefault(f"page: {step}", []).append(f"{value:.1f} s")
+            if run == "empty":  # the rankings it left, without its explanations (linked, not copied)
+                ignore = shutil.ignore_patterns("explanations")
+                shutil.copytree(cache_dir, rankings_only, ignore=ignore, copy_function=os.link)
         os.environ["LEMONS_CACHE_DIR"] = str(Path(temp) / "cli-cache")
         os.environ["LEMONS_CATALOGUE_DIR"] = str(catalogue_dir)
         get_settings.cache_clear()
@@ -108,16 +116,19 @@ def main() -> int:
             for _ in ("computed", "cached"):
                 out = Path(temp) / "out"
                 took = lemons_explain(args.persona, track, CLI_TYPES[kind], args.n_samples, out)
-                rows.setdefault(f"lemons explain --type {CLI_TYPES[kind]}", []).append(f"{took:.1f} s")
+                commands.setdefault(f"lemons explain --type {CLI_TYPES[kind]}", []).append(f"{took:.1f} s")
     print(
         f"CPU: {cpu_name()}; device: {settings.device}; persona {args.persona}; N_s = {args.n_samples}; "
         f"catalogue {catalogue_dir}"
     )
-    print("| step | fresh cache (computed) | warm cache (server restarted) |")
-    print("|---|---|---|")
+    print("| page step | empty cache | rankings cached (after `make demo`) | everything cached |")
+    print("|---|---|---|---|")
     for step, values in rows.items():
         print(f"| {step} | " + " | ".join(values) + " |")
-    print("(lemons explain: the first run computes, the second is served from the cache)")
+    print("\n| command (a new process each) | computed | from the cache |")
+    print("|---|---|---|")
+    for command, values in commands.items():
+        print(f"| {command} | " + " | ".join(values) + " |")
     return 1 if failed else 0
 
 

@@ -36,6 +36,7 @@ if first_load:
 
 import pandas as pd
 
+from explanations.audiolime.engine import prepare_engine
 from explanations.audiolime.factorization import EXPLANATION_TYPES
 from explanations.audiolime.listen import Highlight, empty_highlight_note, highlight
 from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_track
@@ -71,8 +72,12 @@ TOP_N = 10
 
 @st.cache_resource(show_spinner="loading the recommender…")
 def recommender_of(user: str) -> Recommender:
-    """The user's published recommender on the device setting (loaded once per process)."""
-    return load_checkpoint(find_model(user), resolve_device(get_settings().device))
+    """The user's published recommender on the device setting (loaded once per process), with the
+    explanation engine ready for it."""
+    device = resolve_device(get_settings().device)
+    recommender = load_checkpoint(find_model(user), device)
+    prepare_engine(recommender.model, device)
+    return recommender
 
 
 @st.cache_resource(show_spinner="opening the catalogue…")
@@ -105,9 +110,9 @@ def avatar(name: str) -> bytes:
 
 @st.cache_data(max_entries=96, show_spinner=False)
 def explanation_png(request: str, name: str, _result: TrackExplanation) -> bytes:
-    """A figure of the explanation asked for by ``request`` (its ``repr``), drawn once per process:
-    asked again, by this visitor or another, it is not drawn again."""
-    return page_figure_png(_result, name)
+    """A figure of the explanation asked for by ``request`` (its ``repr``), drawn once: kept in this
+    process for any visitor and in the explanations cache for the next server."""
+    return page_figure_png(_result, name, cache_dir=get_settings().cache_dir)
 
 
 @st.cache_data(show_spinner=False)

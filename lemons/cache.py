@@ -2,11 +2,11 @@
 
 What is costly to compute is kept in ``<cache_dir>``, one folder per cache (:data:`CACHES`), each
 entry keyed by content: source separations (``separation/``, ``.npz`` stems), explanations
-(``explanations/``, JSON), feature maps of the frozen blocks (``features/``, ``.npy``) and
-relevance scores (``scores/``, one JSON per model). Together they are kept under the
-``cache_max_gb`` setting: after every write the entries used least recently are removed until the
-total fits (:func:`keep_within_limit`). An entry's modification time is its last use: writers set
-it, and readers :func:`touch` what they read.
+(``explanations/``, JSON, with the demo page's figures of them), feature maps of the frozen blocks
+(``features/``, ``.npy``) and relevance scores (``scores/``, one JSON per model). Together they are
+kept under the ``cache_max_gb`` setting: after every write the entries used least recently are
+removed until the total fits (:func:`keep_within_limit`). An entry's modification time is its last
+use: writers set it, and readers :func:`touch` what they read.
 
 Several processes may share the folder (the page's server, the command line, a training run).
 Entries are written atomically (a temporary file renamed into place, :func:`lemons.io.atomic_path`),
@@ -62,7 +62,7 @@ class CacheKind:
 #: The caches, in the order ``lemons cache info`` lists them.
 CACHES: Registry[CacheKind] = Registry("cache")
 CACHES.register(CacheKind("separations", "separation", "source separations of a track (.npz)"))
-CACHES.register(CacheKind("explanations", "explanations", "explanations (JSON)"))
+CACHES.register(CacheKind("explanations", "explanations", "explanations (JSON) and the page's figures (PNG)"))
 CACHES.register(CacheKind("features", "features", "feature maps of the frozen blocks (.npy)"))
 CACHES.register(CacheKind("scores", "scores", "relevance scores, a file per model (JSON)"))
 CACHES.register(CacheKind("uploads", "uploads", "the page's uploaded files, a folder per session", False))

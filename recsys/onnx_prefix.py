@@ -23,7 +23,8 @@ import torch
 
 from recsys.model import FCN
 
-#: Prefixes kept as ready sessions per process (the shared model's is the one in use).
+#: Sessions kept ready per process (in use: the shared model's prefix for rankings, its whole stack of
+#: blocks for explanations).
 SESSIONS_KEPT = 4
 OPSET = 17
 

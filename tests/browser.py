@@ -196,13 +196,17 @@ class PageDriver:
             await field.fill(str(n_samples))
             await self._run(field.press("Enter"))
 
+    async def choose(self, kind: str) -> None:
+        """Choose the explanation type (its label)."""
+        if not await self.page.get_by_role("radio", name=kind, exact=True).is_checked():
+            await self._run(self.page.get_by_text(kind, exact=True).click())
+
     async def explain(self, kind: str, wait: bool = True) -> str:
         """Choose the explanation type (its label), press **Compute Explanation** and return the
         explanation's caption (N_s, seed, and whether it was computed or came from the cache)."""
         from playwright.async_api import expect
 
-        if not await self.page.get_by_role("radio", name=kind, exact=True).is_checked():
-            await self._run(self.page.get_by_text(kind, exact=True).click())
+        await self.choose(kind)
         press = self.page.get_by_role("button", name="Compute Explanation").click()
         if not wait:
             await press

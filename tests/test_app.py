@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from explanations.page import figures as page_figures
 from lemons.config import PROJECT_ROOT, get_settings
 from lemons.personas import get_persona
 from recsys.data import load_dataset
@@ -244,7 +245,9 @@ def test_the_msd_is_offered_where_it_is_configured(app: AppTest, msd_folder: Pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("label", ["Time", "Source", "Time + Source"])
-def test_compute_explanation_only_when_pressed_then_from_the_cache(app: AppTest, label: str) -> None:
+def test_compute_explanation_only_when_pressed_then_from_the_cache(
+    app: AppTest, label: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app.sidebar.toggle[0].set_value(True).run()
     app.sidebar.number_input[0].set_value(32).run()
     app.radio(key="type").set_value(label).run()
@@ -262,6 +265,12 @@ def test_compute_explanation_only_when_pressed_then_from_the_cache(app: AppTest,
     assert len(app.get("download_button")) == 1
     app.button[0].click().run()  # the same request again
     assert any("from the cache" in c.value for c in app.caption)
+    figures = sorted((get_settings().cache_dir / "explanations").glob("*.png"))
+    assert len(figures) == 3  # kept with the explanation, so that a new server does not draw them
+    st.cache_data.clear()  # as in a new server
+    monkeypatch.setattr(page_figures, "PAGE_FIGURES", {})  # drawing one now would fail
+    app.button[0].click().run()
+    assert not app.exception and len(app.get("imgs")) + len(app.get("image")) >= 3
 
 
 @pytest.mark.slow

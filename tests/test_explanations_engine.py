@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from explanations.audiolime.engine import FCNScorer, column_groups, frame_receptive_field, scorer_for
+from explanations.audiolime.engine import (
+    FCNScorer,
+    column_groups,
+    frame_receptive_field,
+    prepare_engine,
+    scorer_for,
+    whole_track_session,
+)
 from explanations.audiolime.explainer import sample_perturbations
 from explanations.audiolime.factorization import factorize
 from explanations.audiolime.scoring import WaveformScorer, recommender_relevance
@@ -68,12 +75,23 @@ def test_whole_track_perturbations_are_exact_on_either_runtime(runtime, model, l
     factorization = factorize("source", long_separation.stems.sum(axis=0), long_separation)
     masks = sample_perturbations(factorization.n_components, 40, seed=4)
     scorer = FCNScorer(model, factorization, runtime=runtime)
-    assert (scorer.whole_track_prefix is not None) == (runtime == "onnx")
+    assert (scorer.whole_track_blocks is not None) == (runtime == "onnx")
     naive = WaveformScorer(factorization, recommender_relevance(model), batch_size=5)(masks)
     np.testing.assert_allclose(scorer(masks), naive, atol=1e-5, rtol=0)
-    assert FCNScorer(model, factorization).whole_track_prefix is not None  # the default on a CPU
+    assert FCNScorer(model, factorization).whole_track_blocks is not None  # the default on a CPU
     with pytest.raises(ValueError, match="unknown runtime 'tensorrt'; use one of auto, onnx, torch"):
         FCNScorer(model, factorization, runtime="tensorrt")
+
+
+def test_the_engine_is_prepared_once_before_the_first_explanation(long_separation) -> None:
+    model = fcn_with_statistics(7)  # a model of its own: nothing of it has been prepared yet
+    assert not prepare_engine(model, "cuda")  # nothing to prepare where PyTorch runs it
+    assert not prepare_engine(torch.nn.Linear(2, 1))  # nor for a network that is not an FCN
+    assert prepare_engine(model, seconds=6.0)
+    assert not prepare_engine(model)  # once per set of blocks and process
+    session = whole_track_session(model)
+    factorization = factorize("source", long_separation.stems.sum(axis=0), long_separation)
+    assert FCNScorer(model, factorization).whole_track_blocks is session  # made by the preparation
 
 
 @pytest.mark.parametrize("segmenter", ["beats", "sections"])

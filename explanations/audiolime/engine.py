@@ -25,8 +25,8 @@ the runs of the block below, on a crop just wide enough for it. Only a band arou
 which widens with depth, is computed per pattern of both segments; the expensive blocks at full
 resolution run per segment pattern (at most 2^5 for five sources). Source-only and time-only
 explanations reduce to their few distinct perturbations. A source-only explanation's perturbations
-are whole tracks: on a CPU their first :data:`ONNX_DEPTH` blocks run on ONNX Runtime
-(:mod:`recsys.onnx_prefix`, the same session as the rankings'), about twice as fast as PyTorch.
+are whole tracks: on a CPU all their blocks run on ONNX Runtime (:mod:`recsys.onnx_prefix`), faster
+than PyTorch (:func:`prepare_engine` readies that session before the first explanation).
 ``benchmarks/explain_bench.py`` checks the results against the naive pipeline.
 """
 
@@ -37,13 +37,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explanations.audiolime.factorization import ComponentLayout, Factorization
+from explanations.audiolime.factorization import ComponentLayout, Factorization, factorize
 from explanations.audiolime.scoring import (
     PerturbationScorer,
     ProgressFn,
     WaveformScorer,
     recommender_relevance,
 )
+from explanations.audiolime.separation import Separation
+from lemons.audio import SAMPLE_RATE
+from lemons.catalogue.base import STEMS
 from recsys.features import prefix_hash
 from recsys.inference import place, sigmoid
 from recsys.model import FCN, N_POOLS
@@ -54,12 +57,11 @@ FRAMES_PER_BATCH = 4 * 1876
 #: A boundary group's patterns computed together: each side's runs are computed once per such batch
 #: (all 2^10 patterns of two segments of five sources fit in one; the group is narrow).
 PATTERNS_PER_BATCH = 1024
-#: Blocks run by ONNX Runtime for whole-track perturbations on a CPU: the shared prefix the rankings
-#: run so too (the expensive blocks at full resolution).
-ONNX_DEPTH = 3
-#: How whole-track perturbations are run: ``auto`` (ONNX Runtime for the first blocks on a CPU,
-#: PyTorch on a GPU), ``onnx`` or ``torch``. Every runtime gives the same relevances to float rounding.
+#: How whole-track perturbations are run: ``auto`` (ONNX Runtime on a CPU, PyTorch on a GPU), ``onnx``
+#: or ``torch``. Every runtime gives the same relevances to float rounding.
 RUNTIMES = ("auto", "onnx", "torch")
+
+_prepared: set[str] = set()  # the blocks (their hash) prepare_engine has run
 
 
 def frame_receptive_field(column: int, n_pools: int = N_POOLS) -> tuple[int, int]:
@@ -90,6 +92,15 @@ def map_widths(n_frames: int) -> list[int]:
     for _ in range(N_POOLS):
         widths.append(widths[-1] // 2)
     return widths
+
+
+def mixed_power(weights: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
+    """Power spectrograms ``[n, freq, frames]`` of the sums of the complex ``spectra`` ``[components,
+    freq, frames]`` weighted by ``weights`` ``[n, components]``: ``|weights @ spectra|²``, as one real
+    matrix product (faster than the complex one, and no square root)."""
+    parts = torch.view_as_real(spectra.contiguous()).reshape(len(spectra), -1)  # [components, f·t·2]
+    mixed = (weights.to(parts.dtype) @ parts).view(len(weights), *spectra.shape[1:], 2)
+    return mixed.square().sum(dim=-1)
 
 
 def column_runs(
@@ -207,24 +218,19 @@ class FCNScorer:
         # per group: pattern bytes -> (sum, max) of its columns; patterns recur across calls (seeds, N_s)
         self._memo: list[dict[bytes, tuple[np.ndarray, np.ndarray]]] = [{} for _ in self.groups]
         on_onnx = runtime == "onnx" or (runtime == "auto" and self.device.type == "cpu")
-        self.whole_track_prefix: OnnxBlocks | None = (
-            onnx_blocks(self.model, ONNX_DEPTH, prefix_hash(self.model, ONNX_DEPTH))
-            if on_onnx and layout.n_segments == 1
-            else None
+        self.whole_track_blocks: OnnxBlocks | None = (
+            whole_track_session(self.model) if on_onnx and layout.n_segments == 1 else None
         )
 
     def _whole_track_features(
         self, group: ColumnGroup, patterns: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_column_features` of a group that is the whole track: each pattern's input through the
-        whole network, its first :data:`ONNX_DEPTH` blocks on ONNX Runtime."""
-        assert self.whole_track_prefix is not None
-        weights = torch.from_numpy(patterns.astype(np.float32)).to(self.device, self.spectra.dtype)
-        mixed = torch.einsum("bc,cft->bft", weights, self.spectra[group.components])
-        prefix = self.whole_track_prefix(self.model.input_from_power(mixed.abs().pow(2.0)))
-        features = self.model.blocks[ONNX_DEPTH:](torch.from_numpy(prefix).to(self.device))
-        sums, maxima = features.sum(dim=(2, 3)), features.amax(dim=(2, 3))
-        return sums.double().cpu().numpy(), maxima.double().cpu().numpy()
+        """:meth:`_column_features` of a group that is the whole track: each pattern's input through all
+        the blocks on ONNX Runtime."""
+        assert self.whole_track_blocks is not None
+        power = mixed_power(torch.from_numpy(patterns).to(self.device), self.spectra[group.components])
+        features = self.whole_track_blocks(self.model.input_from_power(power))
+        return features.sum(axis=(2, 3), dtype=np.float64), features.max(axis=(2, 3)).astype(np.float64)
 
     def _column_features(
         self, group: ColumnGroup, runs: list[list[Run]], patterns: np.ndarray
@@ -234,7 +240,7 @@ class FCNScorer:
         The sum is also taken over the group's columns, the max too. ``patterns`` ``[n, n_group]``
         switch the group's components; every run is computed once per distinct pattern of its segments.
         """
-        if self.whole_track_prefix is not None:
+        if self.whole_track_blocks is not None:
             return self._whole_track_features(group, patterns)
         n_sources = len(self.layout.sources)
 
@@ -253,9 +259,8 @@ class FCNScorer:
         for run in runs[0]:
             distinct, _, inverse = pattern_of(run)
             spectra = self.spectra[components_of(run)][..., run.first : run.stop]
-            weights = torch.from_numpy(distinct.astype(np.float32)).to(self.device, spectra.dtype)
-            mixed = torch.einsum("bc,cft->bft", weights, spectra)
-            below.append((run, self.model.input_from_power(mixed.abs().pow(2.0)), inverse))
+            power = mixed_power(torch.from_numpy(distinct).to(self.device), spectra)
+            below.append((run, self.model.input_from_power(power), inverse))
         for depth in range(1, N_POOLS + 1):
             above = []
             for run in runs[depth]:
@@ -324,6 +329,33 @@ class FCNScorer:
         n_rows = self.model.args.n_mels // 2**N_POOLS
         pooled = np.concatenate([total_sum / (n_rows * self.n_columns), total_max], axis=1)
         return sigmoid(pooled @ weight[0] + bias[0])
+
+
+def whole_track_session(model: FCN) -> OnnxBlocks:
+    """The ONNX Runtime session of all of ``model``'s blocks (one per distinct set of blocks and process)."""
+    return onnx_blocks(model, N_POOLS, prefix_hash(model, N_POOLS))
+
+
+def prepare_engine(model: torch.nn.Module, device: torch.device | str = "cpu", seconds: float = 30.0) -> bool:
+    """Ready what the first explanation with ``model`` on ``device`` would otherwise wait for; returns
+    whether there was anything to do (once per set of blocks and process, for an :class:`FCN` on a CPU).
+
+    Scores 8 perturbations (two batches) of a source explanation of ``seconds`` of quiet noise: the
+    whole-track session (:func:`whole_track_session`) is made and ONNX Runtime and PyTorch have
+    their memory for a batch, so that the first explanation computes as fast as later ones.
+    """
+    if not isinstance(model, FCN) or torch.device(device).type != "cpu":
+        return False
+    key = prefix_hash(model, N_POOLS)
+    if key in _prepared:
+        return False
+    noise = 0.01 * np.random.default_rng(0).standard_normal((len(STEMS), round(seconds * SAMPLE_RATE)))
+    stems = noise.astype(np.float32)
+    factorization = factorize("source", stems.sum(axis=0), Separation("noise", STEMS, stems))
+    patterns = (np.arange(8)[:, None] >> np.arange(len(STEMS))) & 1
+    FCNScorer(model, factorization, device)(patterns.astype(np.uint8))
+    _prepared.add(key)
+    return True
 
 
 def scorer_for(

@@ -70,12 +70,14 @@ class ExplainSettings:
 
 @dataclass
 class TrackExplanation:
-    """An explanation with what it explains: the factorization (components at 16 kHz) and the track."""
+    """An explanation with what it explains: the factorization (components at 16 kHz) and the track;
+    ``key``: its key in the explanations cache (:func:`explanation_key`)."""
 
     explanation: Explanation
     factorization: Factorization
     track_id: str
     cached: bool = False
+    key: str = ""
 
 
 #: ``(a recommender's model, factorization, device) → scorer``, as :func:`engine.scorer_for`.
@@ -207,9 +209,9 @@ def explain_audio(
                     "total_s": time.perf_counter() - started,
                 }
                 cache.put(key, explanation)
-                return TrackExplanation(explanation, factorization, track_id)
+                return TrackExplanation(explanation, factorization, track_id, key=key)
     factorization = track_factorization(audio, settings, separator, cache_dir)
-    return TrackExplanation(cached, factorization, track_id, cached=True)
+    return TrackExplanation(cached, factorization, track_id, cached=True, key=key)
 
 
 def explain_track(
