@@ -84,6 +84,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     # the page's run below reads Streamlit's settings: read them as the server will, flags included
     options = streamlit_cli.main_run.make_context("run", command[1:]).params
     bootstrap.load_config_options({k: v for k, v in options.items() if k not in ("target", "args")})
+    print("running the page once before serving it (on an empty cache it ranks the first persona's tracks)…")
     seconds, errors = rehearse()
     print(f"ran the page once in {seconds:.1f} s" + "".join(f"\n  the page says: {e}" for e in errors))
     streamlit_cli.main(args=command, prog_name="streamlit", standalone_mode=False)
