@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from explanations.audiolime.pipeline import TrackExplanation
 from explanations.audiolime.questions import raises
 from lemons.cache import cache_folder, keep_within_limit, touch
-from lemons.io import atomic_path
+from lemons.io import atomic_open
 
 TOP_COLOUR = "#d62728"
 OTHER_COLOUR = "#1f77b4"
@@ -183,8 +183,8 @@ def page_figure_png(
             return image
     image = png_bytes(PAGE_FIGURES[name](result), dpi=dpi)
     if path is not None:
-        with atomic_path(path, suffix=".png") as tmp:
-            Path(tmp).write_bytes(image)
+        with atomic_open(path, "wb") as handle:
+            handle.write(image)
         keep_within_limit(cache_dir)
     return image
 
@@ -192,6 +192,6 @@ def page_figure_png(
 def explanation_figure(result: TrackExplanation, k: int, path: Path | str) -> Path:
     """Draw :func:`draw_explanation` into a PNG at ``path`` (written atomically)."""
     image = png_bytes(draw_explanation(result, k), dpi=110)
-    with atomic_path(path, suffix=".png") as tmp:
-        Path(tmp).write_bytes(image)
+    with atomic_open(path, "wb") as handle:
+        handle.write(image)
     return Path(path)
