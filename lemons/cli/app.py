@@ -68,7 +68,7 @@ def rehearse(page: Path = PAGE) -> tuple[float, list[str]]:
     finally:
         bare.setLevel(level)
     errors = [element.value for element in (*run.exception, *run.error)]
-    return time.perf_counter() - started, [str(e).splitlines()[0] for e in errors]
+    return time.perf_counter() - started, [str(e).partition("\n")[0] for e in errors]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
