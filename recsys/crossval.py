@@ -91,7 +91,15 @@ def cross_validate_user(
         result = train_model(
             model, train, val, config, device, progress=progress, feature_cache=get_settings().cache_dir
         )
-        calibrate(model, calibration, train.labels, val.labels, result.best_val_logits)
+        calibrate(
+            model,
+            calibration,
+            train.labels,
+            val.labels,
+            result.best_val_logits,
+            result.probe_labels,
+            result.probe_logits,
+        )
         test = labelled(fold.test)
         if config.freeze_blocks:  # through the frozen blocks' cached outputs
             store = FeatureStore(model, config.freeze_blocks, get_settings().cache_dir)

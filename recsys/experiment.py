@@ -62,7 +62,11 @@ def config():
     silent_per_batch = 2  # silent / near-silent negative crops added to every batch
     freeze_blocks = 3 if init == "shared" else 0  # shared conv blocks kept as they are (0-4)
     head_init = "probe" if init == "shared" else "random"  # probe: output layer starts as a linear probe
-    calibration = "validation"  # validation: Platt scaling on the validation split | prior | none
+    probe_c = 0.1  # the probe's inverse L2 strength | auto: chosen by the AUC of out-of-fold logits
+    probe_tracks = "train"  # train | train+val: the probe alone (n_epochs=0) may fit the validation split too
+    # validation: Platt scaling on the validation split | crossfit: on the probe's out-of-fold logits
+    # (the probe alone, n_epochs=0) | prior | none
+    calibration = "validation"
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting, 'auto' by default)
     precision = "fp32"  # fp32 | bf16: bf16 autocast trains about 2x faster on CPUs with AMX/AVX512-BF16
@@ -117,7 +121,7 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
     """Train one user's model, save it as a self-describing checkpoint, and publish it if asked."""
     settings = get_settings()
     config = TrainConfig(**{k: _config[k] for k in TrainConfig.__dataclass_fields__})
-    check_calibration(calibration)
+    check_calibration(calibration, config)
     torch_device = resolve_device(device or settings.device)
     workers = settings.num_workers if num_workers is None else int(num_workers)
     torch.manual_seed(config.seed)
@@ -152,7 +156,13 @@ def train(_run, _config, user_name, dataset, use_tensorboard, init, shared_model
         log.close()
 
     calibration_done = calibrate(
-        model, calibration, train_audio.labels, val_audio.labels, result.best_val_logits
+        model,
+        calibration,
+        train_audio.labels,
+        val_audio.labels,
+        result.best_val_logits,
+        result.probe_labels,
+        result.probe_logits,
     )
     metrics = {
         "val_auc": result.best.val_auc,

@@ -24,7 +24,7 @@ from recsys.features import FeatureStore, feature_width, freeze_prefix, random_f
 from recsys.inference import place, score_waveforms
 from recsys.metrics import check_labels, ranking_metrics
 from recsys.model import FCN
-from recsys.probe import pooled_embeddings, probe_output_layer
+from recsys.probe import PROBE_C, pooled_embeddings, probe_output_layer
 
 #: Silent and near-silent inputs the probe is fitted on as negatives (see :mod:`recsys.probe`).
 PROBE_SILENT_INPUTS = 8
@@ -32,6 +32,7 @@ SELECTION_RULE = "max validation AUC, then max validation average precision, the
 #: Arithmetic of the forward passes in training and validation; weights and optimiser stay float32.
 PRECISIONS = ("fp32", "bf16")
 HEAD_INITS = ("random", "probe")
+PROBE_TRACKS = ("train", "train+val")
 
 
 def autocast(precision: str, device: torch.device) -> torch.autocast:
@@ -59,6 +60,8 @@ class TrainConfig:
     silent_per_batch: int = 2  # silent or near-silent crops added to every batch as negatives
     freeze_blocks: int = 0  # conv blocks kept as they are (transfer); trained on their cached outputs
     head_init: str = "random"  # random | probe: the output layer starts as a linear probe (recsys.probe)
+    probe_c: float | str = PROBE_C  # the probe's inverse L2 strength; auto: chosen by out-of-fold AUC
+    probe_tracks: str = "train"  # train | train+val (the probe alone, n_epochs=0: nothing to select)
 
     def __post_init__(self) -> None:
         for name in ("input_length", "batch_size", "n_epochs", "log_step", "val_every"):
@@ -82,6 +85,21 @@ class TrainConfig:
             raise ConfigError(f"head_init must be one of {', '.join(HEAD_INITS)}, got {self.head_init!r}")
         if self.head_init == "probe" and not self.freeze_blocks:
             raise ConfigError("head_init=probe fits the output layer on frozen blocks: set freeze_blocks ≥ 1")
+        if self.probe_c != "auto" and (
+            not isinstance(self.probe_c, int | float)
+            or isinstance(self.probe_c, bool)
+            or not self.probe_c > 0
+        ):
+            raise ConfigError(f"probe_c must be a number > 0 or 'auto', got {self.probe_c!r}")
+        if self.probe_tracks not in PROBE_TRACKS:
+            raise ConfigError(
+                f"probe_tracks must be one of {', '.join(PROBE_TRACKS)}, got {self.probe_tracks!r}"
+            )
+        if self.probe_tracks == "train+val" and self.n_epochs:
+            raise ConfigError(
+                "probe_tracks=train+val fits the probe on the validation split, which then cannot choose "
+                "among fine-tuning epochs: use it with n_epochs=0 (the probe alone)"
+            )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.lr > 0 or not self.wd >= 0:
@@ -115,6 +133,10 @@ class TrainResult:
     best: EpochResult
     best_state: dict[str, torch.Tensor]
     best_val_logits: np.ndarray  # [n validation tracks], the kept epoch's
+    #: With head_init=probe: the labels ``[n]`` of the tracks the probe was fitted on and their
+    #: out-of-fold logits ``[n]`` (``None`` where the classes were too small for two folds).
+    probe_labels: np.ndarray | None = None
+    probe_logits: np.ndarray | None = None
     history: list[EpochResult] = field(default_factory=list)
     stopped_early: bool = False
     seconds: float = 0.0
@@ -313,10 +335,24 @@ def train_model(
         )
     else:
         inputs = WaveformInputs(train, val, config, device)
+    probe_labels = probe_logits = None
     if config.head_init == "probe":
         assert isinstance(inputs, FrozenPrefixInputs)  # TrainConfig requires freeze_blocks for a probe
-        embeddings = pooled_embeddings(model, inputs.train_features, inputs.depth)
-        probe_output_layer(model, embeddings, train.labels, silent=silent_embeddings(inputs, train, config))
+        features, probe_labels = inputs.train_features, train.labels
+        if config.probe_tracks == "train+val":
+            features, probe_labels = (
+                [*features, *inputs.val_features],
+                np.concatenate((train.labels, val.labels)),
+            )
+        probe = probe_output_layer(
+            model,
+            pooled_embeddings(model, features, inputs.depth),
+            probe_labels,
+            config.probe_c,
+            silent_embeddings(inputs, train, config),
+            config.seed,
+        )
+        probe_logits = probe["out_of_fold_logits"]
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.wd)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -388,4 +424,6 @@ def train_model(
         history=history,
         stopped_early=history[-1].epoch < n_epochs,
         seconds=time.perf_counter() - started,
+        probe_labels=probe_labels,
+        probe_logits=probe_logits,
     )

@@ -11,9 +11,10 @@ from lemons.errors import ConfigError, ModelError
 from recsys.checkpoint import default_model_path, load_checkpoint
 from recsys.model import FCN, ModelArgs
 from recsys.pretraining import SHARED_MODEL
+from recsys.train import TrainConfig
 
 INITS = ("shared", "scratch")
-CALIBRATIONS = ("validation", "prior", "none")
+CALIBRATIONS = ("validation", "crossfit", "prior", "none")
 
 
 def initial_model(init: str, shared_model: str, model_load_path: str) -> tuple[FCN, dict]:
@@ -59,44 +60,68 @@ def prior_calibration(model: FCN, train_labels: np.ndarray) -> dict[str, Any]:
     }
 
 
-def check_calibration(method: str) -> None:
-    """Refuse an unknown calibration method before anything is trained."""
+def check_calibration(method: str, config: TrainConfig | None = None) -> None:
+    """Refuse an unknown calibration method, or one ``config`` cannot give, before anything is trained."""
     if method not in CALIBRATIONS:
         raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {method!r}")
+    if method == "crossfit" and config is not None and (config.head_init != "probe" or config.n_epochs):
+        raise ConfigError(
+            "calibration=crossfit calibrates on the probe's out-of-fold logits: it needs the probe alone "
+            "(head_init=probe, n_epochs=0)"
+        )
 
 
-def validation_calibration(
-    model: FCN, val_logits: np.ndarray, val_labels: np.ndarray, train_labels: np.ndarray
+def platt_calibration(
+    model: FCN, logits: np.ndarray, labels: np.ndarray, train_labels: np.ndarray, where: str
 ) -> dict[str, Any]:
-    """Platt scaling on the validation split under a balanced prior; returns what was done.
+    """Platt scaling on ``logits`` ``[n]`` of tracks labelled ``labels`` ``[n]``, under a balanced
+    prior; returns what was done (``where``: which tracks, for the record).
 
-    Fits ``relevance = sigmoid(scale × logit + offset)`` to the validation tracks' labels, each class
-    weighing the same, and writes it into ``model``'s output layer. A model trained on 1 s crops and
-    scored on whole tracks is overconfident, and the prior correction alone cannot say by how much.
-    Where the fit cannot be trusted (a non-positive scale: the validation logits do not rank the
-    labels), the prior correction is used instead.
+    Fits ``relevance = sigmoid(scale × logit + offset)`` to the labels, each class weighing the same,
+    and writes it into ``model``'s output layer. A model trained on 1 s crops and scored on whole
+    tracks is overconfident, and the prior correction alone cannot say by how much. Where the fit
+    cannot be trusted (a non-positive scale: the logits do not rank the labels), the prior
+    correction is used instead.
     """
     from sklearn.linear_model import LogisticRegression
 
-    fit = LogisticRegression(class_weight="balanced").fit(np.asarray(val_logits)[:, None], val_labels)
+    fit = LogisticRegression(class_weight="balanced").fit(np.asarray(logits)[:, None], labels)
     scale, offset = float(fit.coef_[0, 0]), float(fit.intercept_[0])
     if not scale > 0:
-        return {**prior_calibration(model, train_labels), "fallback": "validation fit had scale ≤ 0"}
+        return {**prior_calibration(model, train_labels), "fallback": f"the fit on {where} had scale ≤ 0"}
     model.transform_logit(scale, offset)
     return {
         "logit_scale": scale,
         "logit_offset": offset,
-        "val_positives": int(val_labels.sum()),
-        "val_negatives": int(val_labels.size - val_labels.sum()),
-        "rule": "Platt scaling on the validation split, both classes weighing the same: a balanced prior",
+        "fit_positives": int(labels.sum()),
+        "fit_negatives": int(labels.size - labels.sum()),
+        "rule": f"Platt scaling on {where}, both classes weighing the same: a balanced prior",
     }
 
 
 def calibrate(
-    model: FCN, method: str, train_labels: np.ndarray, val_labels: np.ndarray, val_logits: np.ndarray
+    model: FCN,
+    method: str,
+    train_labels: np.ndarray,
+    val_labels: np.ndarray,
+    val_logits: np.ndarray,
+    probe_labels: np.ndarray | None = None,
+    probe_logits: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Calibrate ``model``'s relevance in place by ``method`` (one of :data:`CALIBRATIONS`)."""
+    """Calibrate ``model``'s relevance in place by ``method`` (one of :data:`CALIBRATIONS`).
+
+    ``validation``: Platt scaling on the validation split's logits. ``crossfit``: Platt scaling on
+    the out-of-fold logits ``probe_logits`` of the tracks the probe alone was fitted on
+    (:class:`recsys.train.TrainResult`), more tracks than a validation split, none scored by a probe
+    that saw it; where there are none (classes too small for two folds), the prior correction.
+    """
     check_calibration(method)
     if method == "validation":
-        return validation_calibration(model, val_logits, val_labels, train_labels)
+        return platt_calibration(model, val_logits, val_labels, train_labels, "the validation split")
+    if method == "crossfit":
+        if probe_logits is None or probe_labels is None:
+            return {**prior_calibration(model, train_labels), "fallback": "no out-of-fold probe logits"}
+        return platt_calibration(
+            model, probe_logits, probe_labels, train_labels, "the probe's out-of-fold logits of its tracks"
+        )
     return prior_calibration(model, train_labels) if method == "prior" else {}

@@ -13,7 +13,7 @@ import torch
 
 from lemons.catalogue.base import STEMS, Track
 from lemons.config import get_settings
-from lemons.errors import ConfigError, ModelError
+from lemons.errors import ConfigError, DataError, ModelError
 from recsys import pretraining
 from recsys.checkpoint import load_checkpoint
 from recsys.data import load_dataset, load_split
@@ -39,7 +39,7 @@ from recsys.pretraining import (
 )
 from recsys.ranking import rank_tracks
 from recsys.train import silent_crops
-from recsys.transfer import calibrate, prior_offset, validation_calibration
+from recsys.transfer import calibrate, platt_calibration, prior_offset
 from tests.conftest import TEST_USER
 
 QUICK = {"progress": False, "num_workers": 1, "device": "cpu"}
@@ -389,13 +389,15 @@ def test_computing_prefix_features_leaves_the_trainable_blocks_in_training_mode(
     assert not model.blocks[2].training and model.blocks[3].training and model.dropout.training
 
 
-def test_validation_calibration_undoes_overconfidence_under_a_balanced_prior() -> None:
+def test_platt_calibration_undoes_overconfidence_under_a_balanced_prior() -> None:
     rng = np.random.default_rng(0)
     true_logits = rng.normal(0, 2, 4000)
     labels = (rng.random(4000) < 1 / (1 + np.exp(-true_logits))).astype(np.float32)
     model = FCN(ModelArgs())
     dense_before = model.dense.weight.detach().clone(), model.dense.bias.detach().clone()
-    done = validation_calibration(model, 3 * true_logits - 1, labels, labels)  # 3x overconfident, shifted
+    done = platt_calibration(
+        model, 3 * true_logits - 1, labels, labels, "validation"
+    )  # 3x overconfident, shifted
     assert done["logit_scale"] == pytest.approx(1 / 3, rel=0.1)
     assert done["logit_offset"] == pytest.approx(1 / 3, abs=0.15)
     weight, bias = model.dense_parameters()  # written into the output layer, exactly
@@ -403,12 +405,83 @@ def test_validation_calibration_undoes_overconfidence_under_a_balanced_prior() -
     assert torch.allclose(bias, dense_before[1] * done["logit_scale"] + done["logit_offset"])
 
     reversed_model = FCN(ModelArgs())  # validation logits that rank the labels backwards: no trust
-    fallback = validation_calibration(reversed_model, -true_logits, labels, labels[:100])
+    fallback = platt_calibration(reversed_model, -true_logits, labels, labels[:100], "validation")
     assert "fallback" in fallback and fallback["prior_logit_offset"] == pytest.approx(
         prior_offset(labels[:100])
     )
-    with pytest.raises(ConfigError, match="calibration must be one of validation, prior, none"):
+    with pytest.raises(ConfigError, match="calibration must be one of validation, crossfit, prior, none"):
         calibrate(model, "platt", labels, labels, true_logits)
+
+
+def test_probe_c_auto_chooses_by_the_auc_of_logits_from_probes_that_never_saw_the_track() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from recsys.probe import PROBE_CS, fit_probe, probe_folds, probe_output_layer
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 0, 1] * 30)
+    embeddings = rng.normal(size=(90, 128))
+    embeddings[:, 0] += 1.5 * labels  # one direction holds the taste, 127 are noise to overfit
+    fitted = probe_output_layer(FCN(ModelArgs()), embeddings, labels, c="auto", seed=3)
+    assert set(fitted["held_out_auc"]) == {str(c) for c in PROBE_CS}
+    assert fitted["held_out_auc"][str(fitted["c"])] == max(fitted["held_out_auc"].values())
+    assert fitted["c"] < max(PROBE_CS)  # so much noise wants more than the weakest regularisation
+    logits = fitted["out_of_fold_logits"]
+    assert roc_auc_score(labels, logits) == pytest.approx(fitted["held_out_auc"][str(fitted["c"])], abs=1e-4)
+    folds = probe_folds(labels, seed=3)
+    assert sorted(np.bincount(folds)) == [18] * 5 and all(labels[folds == f].sum() == 6 for f in range(5))
+    held_out = folds == 2  # a probe without fold 2 scores fold 2's tracks as reported
+    weight, bias = fit_probe(embeddings[~held_out], labels[~held_out], fitted["c"])
+    assert np.allclose(logits[held_out], embeddings[held_out] @ weight + bias)
+    in_sample = embeddings @ fit_probe(embeddings, labels, fitted["c"])[0]
+    assert roc_auc_score(labels, in_sample) > roc_auc_score(labels, logits)  # what out-of-fold avoids
+
+    few = np.array([1, 0, 0, 0, 0])  # one played track: no two folds
+    assert probe_output_layer(FCN(ModelArgs()), embeddings[:5], few, c=0.1)["out_of_fold_logits"] is None
+    with pytest.raises(DataError, match="probe_c='auto' needs at least 2 played"):
+        probe_output_layer(FCN(ModelArgs()), embeddings[:5], few, c="auto")
+
+
+def test_crossfit_calibration_fits_the_probes_out_of_fold_logits() -> None:
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, 2000)
+    labels = (rng.random(2000) < 1 / (1 + np.exp(-true_logits))).astype(np.float32)
+    model = FCN(ModelArgs())
+    val_labels = np.array([0.0, 1.0])
+    done = calibrate(model, "crossfit", labels, val_labels, np.array([5.0, -5.0]), labels, 2 * true_logits)
+    assert done["logit_scale"] == pytest.approx(1 / 2, rel=0.1)  # not the backwards validation split
+    assert done["fit_positives"] == labels.sum() and "out-of-fold" in done["rule"]
+    fallback = calibrate(FCN(ModelArgs()), "crossfit", labels[:100], val_labels, np.zeros(2))
+    assert fallback["prior_logit_offset"] == pytest.approx(prior_offset(labels[:100]))
+    assert "no out-of-fold" in fallback["fallback"]
+
+
+def test_the_probe_alone_can_fit_the_validation_split_and_calibrate_on_its_folds(
+    recsys_catalogue, tmp_path
+) -> None:
+    pretrain_shared()
+    run = train_user(
+        tmp_path / "o",
+        init="shared",
+        n_epochs=0,
+        probe_tracks="train+val",
+        probe_c="auto",
+        calibration="crossfit",
+    )
+    data = load_dataset("builtin")
+    n_train, n_val = (len(data.user(TEST_USER)[split]) for split in ("train", "val"))
+    calibration = load_checkpoint(tmp_path / "o" / "model.pt").calibration
+    assert calibration["fit_positives"] + calibration["fit_negatives"] == n_train + n_val
+    assert "out-of-fold" in calibration["rule"]
+    for bad, match in (
+        ({"n_epochs": 2, "probe_tracks": "train+val"}, "cannot choose among fine-tuning epochs"),
+        ({"n_epochs": 2, "calibration": "crossfit"}, "needs the probe alone"),
+        ({"n_epochs": 0, "probe_c": -1.0}, "probe_c must be a number > 0 or 'auto'"),
+        ({"n_epochs": 0, "probe_tracks": "all"}, "probe_tracks must be one of train, train\\+val"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            train_user(tmp_path / "x", init="shared", **bad)
+    assert run.result["best_epoch"] == 0
 
 
 def test_an_interrupted_pretraining_goes_on_from_its_last_validation_to_the_same_result(
