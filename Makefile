@@ -8,7 +8,8 @@ CATALOGUE_TRACKS ?= 1100
 # The shipped models and their report come from `make models`: the shared FCN (models/shared.pt:
 # 2000 steps, then 4500 more with the stem shares' loss weighing 4 times as much: SHARED_FURTHER),
 # then each persona's FCN on it (init=shared): a linear probe of its embedding, without fine-tuning
-# steps (n_epochs=0). Fine-tuned for 400 steps after the probe:
+# steps (n_epochs=0), fitted on the training and validation splits with its L2 strength chosen by
+# out-of-fold AUC, and calibrated on its out-of-fold logits. Fine-tuned for 400 steps after the probe:
 # `make models TRAIN_ARGS='n_steps=400 val_every=1 patience=0'`. The paper's recipe from scratch:
 # `make models INIT=scratch TRAIN_ARGS='n_steps=400 val_every=5 patience=0'`.
 # Then each persona's recipe is cross-validated (five folds of its whole history) for the report.
@@ -16,7 +17,7 @@ CATALOGUE_TRACKS ?= 1100
 PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
 PRETRAIN ?= yes
-TRAIN_ARGS ?= n_epochs=0
+TRAIN_ARGS ?= n_epochs=0 probe_c=auto probe_tracks=train+val calibration=crossfit
 SHARED_FURTHER ?= init=shared share_weight=4 lr=5e-4 n_steps=4500
 PORT ?= 8501
 
