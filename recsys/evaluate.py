@@ -110,6 +110,7 @@ class UserEvaluation:
             "train_device": rec.metrics.get("device"),
             "val_auc": rec.metrics.get("val_auc"),
             "val_ap": rec.metrics.get("val_ap"),
+            "val_fitted": rec.config.get("probe_tracks") == "train+val",  # not held out
             "git_revision": rec.git_revision,
             "recommendations": self.recommendations,
             "cross_validation": {
@@ -315,7 +316,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {row['user']}{stale} | {row.get('init') or '?'} | {row['n_tracks']} ({row['n_positives']}) "
             f"| {row['auc']:.3f}{_interval(row, 'auc')} | {ceiling} | {row['ap']:.3f}{_interval(row, 'ap')} "
-            f"| {ece} | {row['val_auc']:.3f} | {row['best_epoch']} / {row['epochs_run']} | {train} |"
+            f"| {ece} | {row['val_auc']:.3f}{'*' if row.get('val_fitted') else ''} "
+            f"| {row['best_epoch']} / {row['epochs_run']} | {train} |"
         )
     lines += ["", *_recommendation_table(summary["users"]), ""]
     for name, group in summary["groups"].items():
@@ -327,6 +329,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "- [95 % CI]: stratified bootstrap of the test split (2000 resamples); ECE: expected calibration "
         "error of the relevance in 10 bins, played and unplayed tracks weighted equally (a balanced prior)"
     )
+    if any(row.get("val_fitted") for row in summary["users"]):
+        lines.append(
+            "- val AUC*: the probe was fitted on the validation split too (`probe_tracks=train+val`), so it "
+            "is not a held-out score"
+        )
     if any(row.get("cross_validation") for row in summary["users"]):
         lines.append(
             "- cross-validated: the recipe of each published model retrained on 5 stratified folds of the "
