@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from explanations.audiolime.pipeline import TrackExplanation
 from explanations.audiolime.questions import raises
@@ -36,6 +37,11 @@ LABEL_STYLE = {
 ENVELOPE_RATE = 50
 #: Characters per line of a figure's title (the question answered is wrapped to it).
 TITLE_WIDTH = 95
+#: The page's figures are laid out with fixed margins (inches) around the widest label measured
+#: once, instead of a layout engine that measures every tick label and draws twice (a third of
+#: their time).
+MARGIN = 0.12
+AXIS_LABEL_ROOM = 0.55  # below the bottom axes: tick labels and "time (s)"
 
 
 def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.ndarray, np.ndarray]:
@@ -46,8 +52,17 @@ def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.
     return (np.arange(n) + 0.5) * hop / sr, peaks
 
 
-def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
-    """Draw the sources × segments weights on ``ax`` with a symmetric diverging colour scale."""
+def text_width(figure: Figure, texts: list[str], size: str | float) -> float:
+    """Width in inches of the widest of ``texts`` at font ``size`` when ``figure`` is drawn."""
+    renderer = figure.canvas.get_renderer()
+    font = FontProperties(size=size)
+    widths = [renderer.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts]
+    return max(widths, default=0.0) / figure.dpi
+
+
+def weight_grid_axes(ax: plt.Axes, result: TrackExplanation, colorbar_axes: plt.Axes | None = None) -> None:
+    """Draw the sources × segments weights on ``ax`` with a symmetric diverging colour scale (its
+    colour bar in ``colorbar_axes``, else beside ``ax``)."""
     explanation = result.explanation
     grid = explanation.weight_grid()
     limit = float(np.max(np.abs(grid))) or 1.0
@@ -66,7 +81,10 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation) -> None:
     for (row, col), value in np.ndenumerate(grid):
         ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=8)
     ax.set_title(f"weight of each component (positive: {raises(explanation.label)}s the relevance)")
-    ax.figure.colorbar(image, ax=ax, fraction=0.03)
+    if colorbar_axes is None:
+        ax.figure.colorbar(image, ax=ax, fraction=0.03)
+    else:
+        ax.figure.colorbar(image, cax=colorbar_axes)
 
 
 def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[int]) -> None:
@@ -97,19 +115,35 @@ def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[i
 
 def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
     """The per-source rows with the Top-``k`` components marked (the app shows one per highlight)."""
-    n_sources = len(result.explanation.sources)
-    figure, axes = plt.subplots(
-        n_sources, 1, figsize=(10, 0.75 * n_sources + 0.5), sharex=True, squeeze=False
+    sources = list(result.explanation.sources)
+    width, height = 10.0, 0.75 * len(sources) + 0.5
+    figure, axes = plt.subplots(len(sources), 1, figsize=(width, height), sharex=True, squeeze=False)
+    left = text_width(figure, sources, plt.rcParams["axes.labelsize"]) + 2 * MARGIN
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - MARGIN / width,
+        bottom=AXIS_LABEL_ROOM / height,
+        top=1 - MARGIN / height,
+        hspace=0.35,
     )
     source_rows_axes(list(axes[:, 0]), result, result.explanation.top_k(k))
-    figure.tight_layout()
     return figure
 
 
 def draw_weight_grid(result: TrackExplanation) -> Figure:
     """The sources × segments weight grid as a figure of its own (the page shows it under the highlights)."""
-    figure, ax = plt.subplots(figsize=(10, 2.6), layout="constrained")
-    weight_grid_axes(ax, result)
+    width, height = 10.0, 2.6
+    figure = plt.figure(figsize=(width, height))
+    labelled = bool(result.factorization.segmentation.labels)  # a second line under each segment
+    left = (
+        text_width(figure, list(result.explanation.sources), plt.rcParams["ytick.labelsize"]) + 2 * MARGIN
+    ) / width
+    bottom = (0.4 + 0.2 * labelled) / height
+    top = 1 - 0.4 / height  # the title
+    bar_room = 1.0 / width  # the colour bar and its tick labels
+    ax = figure.add_axes((left, bottom, 1 - left - bar_room - 0.3 / width, top - bottom))
+    bar = figure.add_axes((1 - bar_room, bottom, 0.12 / width, top - bottom))
+    weight_grid_axes(ax, result, bar)
     return figure
 
 
