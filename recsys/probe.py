@@ -125,7 +125,7 @@ def probe_output_layer(
     out-of-fold logits (:func:`out_of_fold_logits`, :data:`PROBE_FOLDS` folds dealt with ``seed``).
     The returned ``out_of_fold_logits`` ``[n]`` (``None`` where the classes are too small for two
     folds) are those of the chosen ``c``: each track scored by a probe that never saw it, what a
-    calibration on the probe's own tracks needs (:func:`recsys.transfer.crossfit_calibration`).
+    calibration on the probe's own tracks needs (``calibration=crossfit``, :func:`recsys.transfer.calibrate`).
     """
     from sklearn.metrics import roc_auc_score
 
