@@ -52,12 +52,13 @@ def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.
     return (np.arange(n) + 0.5) * hop / sr, peaks
 
 
-def text_width(figure: Figure, texts: list[str], size: str | float) -> float:
-    """Width in inches of the widest of ``texts`` at font ``size`` when ``figure`` is drawn."""
+def label_room(figure: Figure, labels: list[str], size: str | float) -> float:
+    """Share of ``figure``'s width left of its axes for the widest of ``labels`` at font ``size``
+    (measured as ``figure`` will draw it), with :data:`MARGIN` on either side."""
     renderer = figure.canvas.get_renderer()
     font = FontProperties(size=size)
-    widths = [renderer.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts]
-    return max(widths, default=0.0) / figure.dpi
+    widths = [renderer.get_text_width_height_descent(t, font, ismath=False)[0] for t in labels]
+    return (max(widths, default=0.0) / figure.dpi + 2 * MARGIN) / figure.get_figwidth()
 
 
 def weight_grid_axes(ax: plt.Axes, result: TrackExplanation, colorbar_axes: plt.Axes | None = None) -> None:
@@ -118,9 +119,8 @@ def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
     sources = list(result.explanation.sources)
     width, height = 10.0, 0.75 * len(sources) + 0.5
     figure, axes = plt.subplots(len(sources), 1, figsize=(width, height), sharex=True, squeeze=False)
-    left = text_width(figure, sources, plt.rcParams["axes.labelsize"]) + 2 * MARGIN
     figure.subplots_adjust(
-        left=left / width,
+        left=label_room(figure, sources, plt.rcParams["axes.labelsize"]),
         right=1 - MARGIN / width,
         bottom=AXIS_LABEL_ROOM / height,
         top=1 - MARGIN / height,
@@ -135,9 +135,7 @@ def draw_weight_grid(result: TrackExplanation) -> Figure:
     width, height = 10.0, 2.6
     figure = plt.figure(figsize=(width, height))
     labelled = bool(result.factorization.segmentation.labels)  # a second line under each segment
-    left = (
-        text_width(figure, list(result.explanation.sources), plt.rcParams["ytick.labelsize"]) + 2 * MARGIN
-    ) / width
+    left = label_room(figure, list(result.explanation.sources), plt.rcParams["ytick.labelsize"])
     bottom = (0.4 + 0.2 * labelled) / height
     top = 1 - 0.4 / height  # the title
     bar_room = 1.0 / width  # the colour bar and its tick labels
