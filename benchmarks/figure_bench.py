@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.page_load_bench import cpu_name
 from explanations.audiolime.pipeline import ExplainSettings, TrackExplanation, explain_track
-from explanations.page.figures import PAGE_DPI, PAGE_FIGURES, plt, png_bytes, weight_grid_axes
+from explanations.page.figures import PAGE_DPI, PAGE_FIGURES, agg_figure, png_bytes, weight_grid_axes
 from lemons.catalogue.registry import CATALOGUES
 from recsys.checkpoint import find_model, load_checkpoint
 
@@ -35,8 +35,8 @@ def laid_out_by_engine(result: TrackExplanation, name: str) -> Figure:
     """Figure ``name`` as it was drawn before it had fixed margins: the waveform rows laid out by the
     ``tight`` engine, the weight grid by the ``constrained`` one with its colour bar beside it."""
     if name == "weights":
-        figure, ax = plt.subplots(figsize=(10, 2.6), layout="constrained")
-        weight_grid_axes(ax, result)
+        figure = agg_figure(figsize=(10, 2.6), layout="constrained")
+        weight_grid_axes(figure.subplots(), result)
         return figure
     figure = PAGE_FIGURES[name](result)
     figure.set_layout_engine("tight")

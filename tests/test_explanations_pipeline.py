@@ -307,3 +307,29 @@ def test_highlight_labels_stay_readable_over_the_marked_regions(model_path, cata
         # the box as seen over the highlight colour (the worst case: the region it names)
         seen = [alpha * f + (1 - alpha) * r for f, r in zip(face, to_rgb(TOP_COLOUR), strict=True)]
         assert contrast(to_rgb(text.get_color()), seen) >= 4.5
+
+
+def test_page_figures_are_drawn_by_visitors_at_once_without_pyplot(
+    model_path, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.pyplot as plt
+
+    from explanations.page import illustrations
+    from explanations.page.figures import PAGE_FIGURES, page_figure_png
+
+    def refused(*args, **kwargs):
+        raise AssertionError("pyplot's registry of figures is shared by the server's threads")
+
+    monkeypatch.setattr(plt, "figure", refused)
+    result = explain_track(
+        load_checkpoint(model_path), catalogue, catalogue.ids[7], ExplainSettings("time+source", n_samples=48)
+    )
+    one_by_one = {name: page_figure_png(result, name) for name in PAGE_FIGURES}
+    names = list(PAGE_FIGURES) * 4
+    with ThreadPoolExecutor(max_workers=6) as pool:  # as the server's threads draw for six visitors
+        at_once = list(pool.map(lambda name: page_figure_png(result, name), names))
+    assert at_once == [one_by_one[name] for name in names]
+    pictures = [illustrations.recommender_picture()] + [
+        illustrations.components_picture(kind) for kind in ("time", "source", "time+source")
+    ]
+    assert all(picture.startswith(b"\x89PNG") for picture in pictures)

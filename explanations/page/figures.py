@@ -8,11 +8,10 @@ import io
 import textwrap
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import rcParams
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
@@ -44,6 +43,15 @@ MARGIN = 0.12
 AXIS_LABEL_ROOM = 0.55  # below the bottom axes: tick labels and "time (s)"
 
 
+def agg_figure(**options: object) -> Figure:
+    """A :class:`~matplotlib.figure.Figure` (``options``: its keyword arguments) on an Agg canvas of
+    its own, outside pyplot: pyplot's registry of figures is shared by the server's threads and not
+    safe to use from several at once, so the page never goes through it."""
+    figure = Figure(**options)
+    FigureCanvasAgg(figure)
+    return figure
+
+
 def envelope(audio: np.ndarray, sr: int, rate: int = ENVELOPE_RATE) -> tuple[np.ndarray, np.ndarray]:
     """``(times, peaks)``: the absolute peak of ``audio`` in windows of ``sr / rate`` samples."""
     hop = max(1, sr // rate)
@@ -61,7 +69,7 @@ def label_room(figure: Figure, labels: list[str], size: str | float) -> float:
     return (max(widths, default=0.0) / figure.dpi + 2 * MARGIN) / figure.get_figwidth()
 
 
-def weight_grid_axes(ax: plt.Axes, result: TrackExplanation, colorbar_axes: plt.Axes | None = None) -> None:
+def weight_grid_axes(ax: Axes, result: TrackExplanation, colorbar_axes: Axes | None = None) -> None:
     """Draw the sources × segments weights on ``ax`` with a symmetric diverging colour scale (its
     colour bar in ``colorbar_axes``, else beside ``ax``)."""
     explanation = result.explanation
@@ -88,7 +96,7 @@ def weight_grid_axes(ax: plt.Axes, result: TrackExplanation, colorbar_axes: plt.
         ax.figure.colorbar(image, cax=colorbar_axes)
 
 
-def source_rows_axes(axes: list[plt.Axes], result: TrackExplanation, top: list[int]) -> None:
+def source_rows_axes(axes: list[Axes], result: TrackExplanation, top: list[int]) -> None:
     """One waveform row per source on ``axes``: the whole track in blue, the ``top`` components in red."""
     explanation, factorization = result.explanation, result.factorization
     boundaries = factorization.boundaries
@@ -118,9 +126,10 @@ def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
     """The per-source rows with the Top-``k`` components marked (the app shows one per highlight)."""
     sources = list(result.explanation.sources)
     width, height = 10.0, 0.75 * len(sources) + 0.5
-    figure, axes = plt.subplots(len(sources), 1, figsize=(width, height), sharex=True, squeeze=False)
+    figure = agg_figure(figsize=(width, height))
+    axes = figure.subplots(len(sources), 1, sharex=True, squeeze=False)
     figure.subplots_adjust(
-        left=label_room(figure, sources, plt.rcParams["axes.labelsize"]),
+        left=label_room(figure, sources, rcParams["axes.labelsize"]),
         right=1 - MARGIN / width,
         bottom=AXIS_LABEL_ROOM / height,
         top=1 - MARGIN / height,
@@ -133,9 +142,9 @@ def draw_source_rows(result: TrackExplanation, k: int) -> Figure:
 def draw_weight_grid(result: TrackExplanation) -> Figure:
     """The sources × segments weight grid as a figure of its own (the page shows it under the highlights)."""
     width, height = 10.0, 2.6
-    figure = plt.figure(figsize=(width, height))
+    figure = agg_figure(figsize=(width, height))
     labelled = bool(result.factorization.segmentation.labels)  # a second line under each segment
-    left = label_room(figure, list(result.explanation.sources), plt.rcParams["ytick.labelsize"])
+    left = label_room(figure, list(result.explanation.sources), rcParams["ytick.labelsize"])
     bottom = (0.4 + 0.2 * labelled) / height
     top = 1 - 0.4 / height  # the title
     bar_room = 1.0 / width  # the colour bar and its tick labels
@@ -158,7 +167,7 @@ def draw_explanation(result: TrackExplanation, k: int = 3) -> Figure:
         *([] if top else [f"no component {raises(explanation.label)}s the relevance"]),
     ]
     rows_height = 1.1 * n_sources + 0.25 * len(title)
-    figure = plt.figure(figsize=(10, rows_height + 2.6), layout="constrained")
+    figure = agg_figure(figsize=(10, rows_height + 2.6), layout="constrained")
     rows = figure.subfigures(2, 1, height_ratios=[rows_height, 2.6])
     axes = rows[0].subplots(n_sources, 1, sharex=True, squeeze=False)[:, 0]
     source_rows_axes(list(axes), result, top)
@@ -177,13 +186,10 @@ PAGE_FIGURES = {
 
 
 def png_bytes(figure: Figure, **savefig: object) -> bytes:
-    """``figure`` as PNG bytes (``savefig``: Matplotlib's options), then closed."""
-    try:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", **savefig)
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
+    """``figure`` as PNG bytes (``savefig``: Matplotlib's options)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", **savefig)
+    return buffer.getvalue()
 
 
 #: Resolution of the page's figures: 1500 pixels across, sharp at the page's width on a high-density

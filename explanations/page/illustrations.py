@@ -3,14 +3,10 @@ kinds of interpretable components. Each function returns PNG bytes."""
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+
+from explanations.page.figures import agg_figure, png_bytes
 
 SOURCE_COLOURS = {
     "vocals": "#e377c2",
@@ -23,10 +19,8 @@ N_SEGMENTS = 5
 
 
 def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
+    """``figure`` as PNG bytes at the pictures' resolution, trimmed to what is drawn."""
+    return png_bytes(figure, dpi=90, bbox_inches="tight")
 
 
 def _source_waves(n: int = 1500) -> dict[str, np.ndarray]:
@@ -43,7 +37,8 @@ def _source_waves(n: int = 1500) -> dict[str, np.ndarray]:
 
 def recommender_picture() -> bytes:
     """Audio → mel spectrogram → FCN → relevance."""
-    figure, axes = plt.subplots(1, 3, figsize=(7.5, 1.8), gridspec_kw={"width_ratios": [2, 2, 1.4]})
+    figure = agg_figure(figsize=(7.5, 1.8))
+    axes = figure.subplots(1, 3, gridspec_kw={"width_ratios": [2, 2, 1.4]})
     wave = sum(_source_waves().values())
     axes[0].plot(wave, color="0.3", linewidth=0.4)
     axes[0].set_title("track (16 kHz)", fontsize=9)
@@ -66,7 +61,8 @@ def components_picture(kind: str) -> bytes:
     n = len(next(iter(waves.values())))
     edges = np.linspace(0, n, N_SEGMENTS + 1)
     if kind == "time":
-        figure, ax = plt.subplots(figsize=(7.5, 1.4))
+        figure = agg_figure(figsize=(7.5, 1.4))
+        ax = figure.subplots()
         mix = sum(waves.values())
         ax.plot(mix, color="0.5", linewidth=0.4)
         ax.axvspan(edges[2], edges[3], color="#ffd700", alpha=0.5)
@@ -75,7 +71,8 @@ def components_picture(kind: str) -> bytes:
         ax.set_yticks([])
         ax.set_xticks((edges[:-1] + edges[1:]) / 2, [f"segment {i}" for i in range(N_SEGMENTS)], fontsize=8)
         return _png(figure)
-    figure, axes = plt.subplots(len(waves), 1, figsize=(7.5, 2.6), sharex=True)
+    figure = agg_figure(figsize=(7.5, 2.6))
+    axes = figure.subplots(len(waves), 1, sharex=True)
     for ax, (name, wave) in zip(axes, waves.items(), strict=True):
         ax.plot(wave, color=SOURCE_COLOURS[name], linewidth=0.4)
         ax.set_yticks([])
