@@ -476,6 +476,7 @@ def heading(track: Track) -> str:
 def main() -> None:
     """The page, top to bottom (the title and the loading notice are drawn before the imports)."""
     keep_freed_memory()
+    st.html(ui.PAGE_STYLE)
     show_planted, n_samples, seed, segmenter = sidebar()
     try:
         user = persona_section(show_planted)

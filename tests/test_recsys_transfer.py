@@ -292,6 +292,9 @@ def test_onnx_runtime_computes_the_shipped_prefix_as_pytorch_does(shipped_models
     whole = score_waveforms(model, waveforms)
     assert np.abs(by_onnx.score(onnx_maps) - whole).max() <= 1e-5  # the logits the page ranks by
     assert onnx_blocks(model, depth, by_onnx.key) is onnx_blocks(model, depth, by_onnx.key)  # made once
+    # its threads sleep between runs, leaving the cores to PyTorch's work between them
+    options = onnx_blocks(model, depth, by_onnx.key).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     with pytest.raises(ValueError, match="runtime"):
         FeatureStore(model, depth, runtime="tensorrt")
 
