@@ -31,12 +31,15 @@ from recsys.evaluate import (
     StaleModelWarning,
     evaluate_user,
     recommendation_check,
+    starting_point,
     summarise,
     summary_markdown,
     write_user_evaluation,
 )
+from recsys.hearing import shared_model_hearing
 from recsys.inference import resolve_device
 from recsys.observers import prepare, run_commandline
+from recsys.pretraining import SHARED_MODEL
 
 ex = prepare(Experiment("lemons-eval", save_git_info=False))
 
@@ -52,6 +55,7 @@ def config():
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting)
     use_tensorboard = False  # also write the metrics as TensorBoard scalars next to the models
     recommendations = False  # also rank the whole catalogue (history left out): top-5 relevance, silence
+    hearing = True  # user_name=all: how well the shared model's embedding hears each stem (recsys/hearing.py)
     progress = True
 
 
@@ -74,7 +78,7 @@ def model_paths(user_name: str, model_load_path: str, users: list[str]) -> dict[
 @ex.main
 def evaluate(
     _run, user_name, dataset, model_load_path, split, num_workers, device, use_tensorboard, recommendations,
-    progress,
+    hearing, progress,
 ):  # fmt: skip
     """Evaluate every chosen user's model on its split; write the reports; return the group means."""
     settings = get_settings()
@@ -118,6 +122,12 @@ def evaluate(
     )
     summary = summarise(evaluations, groups)
     summary.update({"dataset": dataset, "split": split})
+    shared_path = evaluations[0].recommender.path.parent / f"{SHARED_MODEL}.pt"
+    made_from_shared = any(starting_point(e.recommender) == "shared" for e in evaluations)
+    if user_name == "all" and hearing and made_from_shared and shared_path.is_file():
+        summary["hearing"] = shared_model_hearing(
+            load_checkpoint(shared_path, torch_device), data.catalogue, settings.cache_dir, progress
+        )
     for name, group in summary["groups"].items():
         print(
             f"{name}: AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "

@@ -22,7 +22,7 @@ import torch
 
 from lemons.errors import ModelError
 from lemons.io import atomic_open, write_json
-from lemons.personas import PERSONA_NAMES, get_persona, taste_ceiling
+from lemons.personas import PERSONA_NAMES, PERSONAS, get_persona, taste_ceiling
 from recsys.checkpoint import Recommender
 from recsys.data import Dataset, load_split, load_waveforms
 from recsys.inference import score_waveforms, sigmoid
@@ -299,6 +299,19 @@ def _recommendation_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _hearing_table(hearing: dict[str, Any]) -> list[str]:
+    """How well the shared model's embedding hears each stem's level (:mod:`recsys.hearing`)."""
+    planted = {p.planted: p.name for p in PERSONAS if p.planted}
+    lines = [
+        f"| stem | level heard by {hearing['model']}: r | r within a genre (mean) | the planted taste of |",
+        "|---|---|---|---|",
+    ]
+    for stem, row in hearing["stems"].items():
+        within = f"{row['r_within_genre']:.2f}" if row.get("r_within_genre") is not None else "–"
+        lines.append(f"| {stem} | {row['r']:.2f} | {within} | {planted.get(stem, '–')} |")
+    return ["", *lines, ""]
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The evaluation as a markdown table (per user, then mean ± std per group)."""
     lines = [
@@ -320,6 +333,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             f"| {row['best_epoch']} / {row['epochs_run']} | {train} |"
         )
     lines += ["", *_recommendation_table(summary["users"]), ""]
+    if summary.get("hearing"):
+        lines[-1:] = _hearing_table(summary["hearing"])
     for name, group in summary["groups"].items():
         lines.append(
             f"- {name} ({len(group['users'])}): AUC {group['auc_mean']:.3f} ± {group['auc_std']:.3f}, "
@@ -348,6 +363,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append(
             "- taste ceiling: AUC of the persona's own taste model, told only what can be heard, on the "
             "same split; the histories are drawn with noise, so no recommender should expect more"
+        )
+    if summary.get("hearing"):
+        lines.append(
+            f"- level heard: a ridge regression from the pooled embedding of {summary['hearing']['model']} "
+            "to log10 of each stem's energy share of the track (floored at -30 dB), fitted on 4 of 5 folds "
+            f"of the {summary['hearing']['n_tracks']} catalogue tracks and scored by Pearson's r on the "
+            "fifth; a model made from the shared model is a linear read-out of that embedding, so a "
+            "planted persona's model ranks by its stem's prominence within a genre only as well as that r"
         )
     if summary["stale_users"]:
         lines.append(f"- stale models (trained on other data): {', '.join(summary['stale_users'])}")
