@@ -9,7 +9,9 @@ Run from the project root or from ``recsys/``::
 
 Whole tracks are scored; AUC and average precision (the paper's MAP) are reported per user and as
 mean ± std over users. ``<model>.eval.json`` and ``<model>.predictions.csv`` are written next to
-each model, and for ``all`` the summary ``eval_report.json`` / ``eval_report.md`` next to the models.
+each model, and for ``all`` the summary ``eval_report.json`` / ``eval_report.md`` next to the models,
+with how well the shared model's embedding hears each stem when the models were made from it
+(:mod:`recsys.hearing`; ``hearing=False`` leaves it out).
 A model trained on other data than the dataset now holds is evaluated but reported as stale.
 """
 
