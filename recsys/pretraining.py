@@ -313,27 +313,21 @@ def pretrain(
     started = time.perf_counter() - run.seconds
     bar = tqdm(range(run.step + 1, config.n_steps + 1), desc="pretrain", unit="step", disable=not progress)
     for step in bar:
-        run.model.train()
-        batch, batch_values = training_batch(train_audio, values, train_stems, kinds, config, run.rng)
-        with autocast(config.precision, device):
-            outputs = run.model(torch.from_numpy(batch).to(device))
-        loss = target_loss(outputs.float(), batch_values.to(device), kinds, config.share_weight)
-        run.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        run.optimiser.step()
-        run.schedule.step()
+        loss = run.train_step(
+            *training_batch(train_audio, values, train_stems, kinds, config, run.rng), kinds
+        )
         run.step = step
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}")
         if step % config.val_every and step != config.n_steps:
             continue
         val_outputs = crop_outputs(run.model, val_batch, config, device)
         by_kind = {f"val_loss_{k}": float(v) for k, v in kind_losses(val_outputs, val_target, kinds).items()}
-        run.validated({"step": step, "train_loss": loss.item(), **by_kind})
+        run.validated({"step": step, "train_loss": loss, **by_kind})
         run.seconds = time.perf_counter() - started
         if state_path is not None:
             run.save(state_path)
         tqdm.write(
-            f"step {step:5d}  train loss {loss.item():.4f}  val loss {run.history[-1]['val_loss']:.4f}  "
+            f"step {step:5d}  train loss {loss:.4f}  val loss {run.history[-1]['val_loss']:.4f}  "
             + "  ".join(f"{k[4:]} {v:.4f}" for k, v in by_kind.items())
         )
     if run.best_state is None:
@@ -353,7 +347,7 @@ class PretrainRun:
     FORMAT = "lemons-pretrain-state/1"
 
     def __init__(self, config: PretrainConfig, n_outputs: int, device: torch.device, data_key: str) -> None:
-        self.config, self.data_key = config, data_key
+        self.config, self.data_key, self.device = config, data_key, device
         self.rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
         torch.manual_seed(config.seed)
         self.model = place(FCN(ModelArgs(n_outputs=n_outputs)), device)
@@ -367,6 +361,19 @@ class PretrainRun:
         self.best_loss, self.best_step = float("inf"), 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.history: list[dict[str, float]] = []
+
+    def train_step(self, batch: np.ndarray, batch_values: torch.Tensor, kinds: Sequence[str]) -> float:
+        """One optimiser step on crops ``[batch_size, input_length]`` (16 kHz) and their targets
+        ``[batch_size, n_targets]`` (:func:`training_batch`); returns the batch's loss."""
+        self.model.train()
+        with autocast(self.config.precision, self.device):
+            outputs = self.model(torch.from_numpy(batch).to(self.device))
+        loss = target_loss(outputs.float(), batch_values.to(self.device), kinds, self.config.share_weight)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.schedule.step()
+        return loss.item()
 
     def validated(self, entry: dict[str, float]) -> None:
         """Record a validation (``val_loss_<kind>`` entries) and keep the weights if it is the best yet:
