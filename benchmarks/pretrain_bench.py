@@ -9,8 +9,8 @@ of the batches alone. It prints the CPU and its bf16 instructions (AVX512-BF16, 
 seconds per step of each precision and their ratio: the ratio says whether ``precision=bf16`` pays
 on this CPU.
 
-    python benchmarks/pretrain_bench.py                  # 40 tracks, 3 rounds of 20 steps each
-    python benchmarks/pretrain_bench.py --steps 50 --rounds 5
+    python benchmarks/pretrain_bench.py                  # 40 tracks, 3 rounds of 40 steps each
+    python benchmarks/pretrain_bench.py --steps 80 --rounds 5
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tracks", type=int, default=40, help="catalogue tracks to draw crops from")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per precision and round")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per precision and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each precision once per round")
     args = parser.parse_args()
 
