@@ -60,6 +60,7 @@ def main() -> None:
     ids = [t.id for t in tracks]
     stems = load_stem_data(catalogue, ids, keep_stems=True, workers=2, progress=False)
     targets, values = catalogue_targets(tracks, stems.energies)
+    value_tensor = torch.from_numpy(values)
     audio = load_waveforms(catalogue, ids, 2, False, desc="load")
     kinds = [t.kind for t in targets]
     device = torch.device("cpu")
@@ -67,9 +68,11 @@ def main() -> None:
         p: PretrainRun(PretrainConfig(precision=p, share_weight=4.0), len(targets), device, "bench")
         for p in PRECISIONS
     }
+    config = runs["fp32"].config  # the batches' settings, the same in both precisions
     print(
         f"CPU: {cpu_name()} (bf16 instructions: {bf16_instructions()}); torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; {len(tracks)} tracks, {len(targets)} targets, batch 20 × 1 s"
+        f"{torch.get_num_threads()} threads; {len(tracks)} tracks, {len(targets)} targets, "
+        f"batch {config.batch_size} × {config.input_length} samples"
     )
 
     per_step: dict[str, list[float]] = {p: [] for p in PRECISIONS}
@@ -77,10 +80,7 @@ def main() -> None:
     for round_index in range(args.rounds + 1):  # round 0 warms up and is not counted
         rng = np.random.default_rng(stable_seed("pretrain-bench", round_index))
         started = time.perf_counter()
-        batches = [
-            training_batch(audio, torch.from_numpy(values), stems, kinds, runs["fp32"].config, rng)
-            for _ in range(args.steps)
-        ]
+        batches = [training_batch(audio, value_tensor, stems, kinds, config, rng) for _ in range(args.steps)]
         made = (time.perf_counter() - started) / args.steps
         order = PRECISIONS if round_index % 2 else PRECISIONS[::-1]
         for precision in order:
