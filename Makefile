@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 CATALOGUE_TRACKS ?= 1100
 
 # The shipped models and their report come from `make models`: the shared FCN (models/shared.pt:
-# 2000 steps, then 4500 more with the stem shares' loss weighing 4 times as much: SHARED_FURTHER),
+# 2000 steps, then 4500 more with the stem shares' loss weighing 4 times as much: SHARED_STAGE2, then
+# 10000 more at a lower learning rate, under bfloat16 autocast: SHARED_STAGE3),
 # then each persona's FCN on it (init=shared): a linear probe of its embedding, without fine-tuning
 # steps (n_epochs=0), fitted on the training and validation splits with its L2 strength chosen by
 # out-of-fold AUC, and calibrated on its out-of-fold logits. Fine-tuned for 400 steps after the probe:
@@ -18,7 +19,8 @@ PERSONAS := marko matteo johnny elizabeth nina paige sandra clara ringo
 INIT ?= shared
 PRETRAIN ?= yes
 TRAIN_ARGS ?= n_epochs=0 probe_c=auto probe_tracks=train+val calibration=crossfit
-SHARED_FURTHER ?= init=shared share_weight=4 lr=5e-4 n_steps=4500
+SHARED_STAGE2 ?= init=shared share_weight=4 lr=5e-4 n_steps=4500
+SHARED_STAGE3 ?= init=shared share_weight=4 lr=3e-4 n_steps=10000 val_every=1000 precision=bf16
 PORT ?= 8501
 
 .PHONY: demo app test system-deps system-deps-test venv venv-dev weights catalogue warm models lint help
@@ -64,7 +66,8 @@ app:
 models: venv
 	if [ "$(INIT)" = shared ] && [ "$(PRETRAIN)" = yes ]; then \
 		$(BIN)/python recsys/pretrain.py with publish=True progress=False || exit 1; \
-		$(BIN)/python recsys/pretrain.py with $(SHARED_FURTHER) publish=True progress=False || exit 1; \
+		$(BIN)/python recsys/pretrain.py with $(SHARED_STAGE2) publish=True progress=False || exit 1; \
+		$(BIN)/python recsys/pretrain.py with $(SHARED_STAGE3) publish=True progress=False || exit 1; \
 	fi
 	for user in $(PERSONAS); do \
 		$(BIN)/python recsys/experiment.py with user_name=$$user init=$(INIT) publish=True $(TRAIN_ARGS) || exit 1; \
