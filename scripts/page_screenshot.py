@@ -19,10 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lemons.config import get_settings
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, PageDriver, served_page
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, DRAWN, PageDriver, served_page
 
 #: The picture's width in CSS pixels; its height is the whole page's.
 WIDTH = 960
+#: The height of the page's content in CSS pixels: the tallest scrolled element's.
+HEIGHT = "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
 
 
 async def take(url: str, out: Path, persona: str, explanation: str) -> None:
@@ -41,6 +43,10 @@ async def take(url: str, out: Path, persona: str, explanation: str) -> None:
             failures = await driver.failures()
             if failures:
                 raise SystemExit("error: the page showed a failure:\n" + "\n".join(failures))
+            # the page scrolls inside its main section, so the window is made as tall as that section
+            height = await driver.page.evaluate(HEIGHT)
+            await driver.page.set_viewport_size({"width": WIDTH, "height": height})
+            await driver.page.evaluate(DRAWN)
             await driver.page.screenshot(path=str(out), full_page=True)
             print(f"{out}: {caption}")
         finally:
