@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.page_load_bench import cpu_name
 from explanations.audiolime.pipeline import ExplainSettings, explain_track
 from explanations.audiolime.separation import available_separators
 from explanations.precompute.cluster import ClusterOptions, ray_session
@@ -38,19 +38,6 @@ from recsys.checkpoint import find_model, load_checkpoint
 from recsys.inference import place
 from recsys.model import FCN
 from recsys.ranking import rank_tracks
-
-
-def cpu_model() -> str:
-    """The CPU's model name and the cores this process may use."""
-    name = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {len(os.sched_getaffinity(0))} cores"
 
 
 def load_average() -> str:
@@ -178,7 +165,8 @@ def main() -> int:
         whole, prefix = fcn_costs()
 
         print()
-        print(f"CPU: {cpu_model()}; load average before: {load_before}")
+        cores = len(os.sched_getaffinity(0))
+        print(f"CPU: {cpu_name()}, {cores} cores; load average before: {load_before}")
         print(f"torch {torch.__version__}; {torch.get_num_threads()} threads in one process, 1 per worker")
         print(
             f"catalogue: {n_tracks} tracks of 30 s; users: {', '.join(args.users)}; "

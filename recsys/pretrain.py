@@ -71,6 +71,7 @@ def config():
     lr_decay = "cosine"  # cosine | none
     precision = "fp32"  # fp32 | bf16
     seed = 0
+    crop_seed = None  # seeds the random crops and remixes (None: seed); a further stage's own: new crops
     num_workers = None  # threads decoding audio (None: the num_workers setting)
     device = None  # cpu | cuda | cuda:N | auto (None: the device setting)
     save_dir = ""  # '' = <runs_dir>/checkpoints/shared-<date>-<time>

@@ -233,6 +233,7 @@ class PretrainConfig:
     lr_decay: str = "cosine"  # cosine: the learning rate falls to 0 at n_steps | none
     precision: str = "fp32"
     share_weight: float = 1.0  # weight of the share targets' loss against the other kinds' (each 1)
+    crop_seed: int | None = None  # seeds the crops and remixes (None: seed; the held-out tracks keep seed's)
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "batch_size", "input_length", "val_every", "val_crops"):
@@ -246,6 +247,9 @@ class PretrainConfig:
         weight = self.share_weight
         if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 <= weight < math.inf:
             raise ConfigError(f"share_weight must be a number from 0 up, got {weight!r}")
+        seed = self.crop_seed
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ConfigError(f"crop_seed must be a whole number or None, got {seed!r}")
 
 
 @dataclass(frozen=True)
@@ -348,7 +352,8 @@ class PretrainRun:
 
     def __init__(self, config: PretrainConfig, n_outputs: int, device: torch.device, data_key: str) -> None:
         self.config, self.data_key, self.device = config, data_key, device
-        self.rng = np.random.default_rng(stable_seed("pretrain-crops", config.seed))
+        crop_seed = config.seed if config.crop_seed is None else config.crop_seed
+        self.rng = np.random.default_rng(stable_seed("pretrain-crops", crop_seed))
         torch.manual_seed(config.seed)
         self.model = place(FCN(ModelArgs(n_outputs=n_outputs)), device)
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.wd)

@@ -34,8 +34,7 @@ async def take(url: str, out: Path, persona: str, explanation: str) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            context = await browser.new_context(viewport={"width": WIDTH, "height": 1400})
-            driver = PageDriver(await context.new_page())
+            driver = await PageDriver.open(browser, WIDTH, 1400)
             await driver.first_render(url)
             await driver.persona(persona)
             await driver.catalogue("your held-out test tracks")

@@ -160,8 +160,9 @@ class PageDriver:
         await self.page.evaluate(DRAWN)
 
     @classmethod
-    async def open(cls, browser) -> PageDriver:
-        context = await browser.new_context(viewport={"width": 1280, "height": 3000})
+    async def open(cls, browser, width: int = 1280, height: int = 3000) -> PageDriver:
+        """A new page of ``browser`` in a window of ``width`` × ``height`` CSS pixels."""
+        context = await browser.new_context(viewport={"width": width, "height": height})
         return cls(await context.new_page())
 
     async def close(self) -> None:

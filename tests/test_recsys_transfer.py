@@ -148,6 +148,18 @@ def test_target_loss_ignores_missing_values_and_mixes_bce_with_squared_error() -
         PretrainConfig(share_weight=-1)
 
 
+def test_a_further_stage_draws_new_crops_with_its_own_crop_seed() -> None:
+    def first_draws(**settings) -> np.ndarray:
+        run = pretraining.PretrainRun(PretrainConfig(**settings), 2, torch.device("cpu"), "data")
+        return run.rng.random(8)
+
+    assert np.array_equal(first_draws(), first_draws(crop_seed=0))  # unset: the crops of `seed`
+    assert not np.array_equal(first_draws(), first_draws(crop_seed=1))
+    assert np.array_equal(first_draws(seed=3, crop_seed=1), first_draws(crop_seed=1))
+    with pytest.raises(ConfigError, match="crop_seed must be a whole number or None"):
+        PretrainConfig(crop_seed=1.5)
+
+
 def test_the_shared_model_is_published_and_a_user_model_starts_from_it(recsys_catalogue, tmp_path) -> None:
     result = pretrain_shared()
     shared = load_checkpoint(result["published"])
