@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.page_load_bench import cpu_name
 from explanations.audiolime.pipeline import ExplainSettings, explain_track
